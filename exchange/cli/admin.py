@@ -1,0 +1,138 @@
+"""Administration commands: init, db, users, orgs, tokens, demo."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from exchange.cli.base import cli, domain_errors_exit, fail
+from exchange.cli.runtime import cli_context, ensure_instance_secrets, load_settings
+
+
+@cli.command("init")
+def init_command() -> None:
+    """Create the instance folder, its secrets (if missing) and the database schema."""
+    from exchange.models.database import upgrade
+
+    instance = Path(os.environ.get("EXCHANGE_INSTANCE", "instance")).resolve()
+    wrote = ensure_instance_secrets(instance)
+    settings = load_settings()
+    upgrade(settings.database_url)
+    click.echo(f"instance: {instance}" + (" (new secrets written to exchange.env)" if wrote else ""))
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations."""
+    from exchange.models.database import upgrade
+
+    upgrade(load_settings().database_url)
+    click.echo("database is at the latest schema")
+
+
+@cli.group("users")
+def users_group() -> None:
+    """User accounts."""
+
+
+@users_group.command("add")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["applicant", "supplier", "bureau", "admin"]))
+@click.option("--org", "org_name", required=True, help="Organisation name (created if new).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@domain_errors_exit
+def users_add(email: str, role: str, org_name: str, password_stdin: bool) -> None:
+    """Add a user; the password comes from stdin (never from an argument, which `ps` would show)."""
+    from exchange.services import accounts
+
+    if not password_stdin:
+        fail("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    with cli_context() as ctx:
+        user = accounts.add_user(ctx, email, role, org_name, password)
+        click.echo(f"added {user.email} ({role}) to {org_name}")
+
+
+@cli.group("orgs")
+def orgs_group() -> None:
+    """Organisations."""
+
+
+@orgs_group.command("set-key")
+@click.argument("org")
+@click.argument("age_recipient")
+@domain_errors_exit
+def orgs_set_key(org: str, age_recipient: str) -> None:
+    """Set ORG's age X25519 public key (age1...), to which its bundles are encrypted."""
+    from exchange.services import accounts
+
+    with cli_context() as ctx:
+        accounts.set_org_key(ctx, org, age_recipient)
+        click.echo(f"{org}: bundles will be encrypted to {age_recipient.strip()}")
+
+
+@cli.group("tokens")
+def tokens_group() -> None:
+    """API tokens."""
+
+
+@tokens_group.command("create")
+@click.option("--email", required=True)
+@domain_errors_exit
+def tokens_create(email: str) -> None:
+    """Print a new API bearer token for the user (shown once)."""
+    from exchange.services import accounts
+
+    with cli_context() as ctx:
+        token = accounts.create_token(ctx, email)
+    click.echo(token)
+
+
+DEMO = (
+    ("applicant@demo.test", "applicant", "Demo Magnets Applicant GmbH"),
+    ("supplier@demo.test", "supplier", "Demo Export Supplier Co."),
+    ("bureau@demo.test", "bureau", "Demo Licensing Bureau"),
+)
+
+
+@cli.command("demo")
+@domain_errors_exit
+def demo_command() -> None:
+    """Seed demo organisations, users and age keys (once); print the accounts."""
+    from exchange.domain.bundles.sealing import new_identity
+    from exchange.services import accounts
+
+    with cli_context() as ctx:
+        instance = ctx.settings.instance_path
+        accounts_file = instance / "demo-accounts.txt"
+        if accounts.org_by_name(ctx, DEMO[0][2]) is not None:
+            click.echo(f"demo accounts exist; their passwords are in {accounts_file}")
+            return
+        keys = instance / "demo-keys"
+        keys.mkdir(mode=0o700, exist_ok=True)
+        lines = ["secure-exchange demo accounts (local use only)", ""]
+        for email, role, org in DEMO:
+            password = secrets.token_urlsafe(12)
+            accounts.add_user(ctx, email, role, org, password)
+            lines.append(f"  {role:<9} {email:<22} password: {password}")
+            if role in ("supplier", "bureau"):
+                identity, recipient = new_identity()
+                key_file = keys / f"{role}.agekey"
+                key_file.touch(mode=0o600)
+                key_file.write_text(f"# {org}\n# public key: {recipient}\n{identity}\n", encoding="utf-8")
+                accounts.set_org_key(ctx, org, recipient)
+                lines.append(f"            age identity to open its bundles: {key_file}")
+        lines += ["", f"Case form: supplier '{DEMO[1][2]}', bureau '{DEMO[2][2]}'."]
+    text = "\n".join(lines) + "\n"
+    accounts_file.touch(mode=0o600)
+    accounts_file.write_text(text, encoding="utf-8")
+    click.echo(text)

@@ -1,0 +1,1 @@
+"""Redaction engines: each takes a document and ``Redaction`` spans for one recipient."""

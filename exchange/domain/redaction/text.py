@@ -1,0 +1,48 @@
+"""Plain-text redaction and its verification.
+
+Invariants: a redacted span is replaced whole, never partially; a solid-box
+replacement has a fixed width so the output does not reveal the length of
+what was removed; verification folds both sides (case, diacritics,
+whitespace, line-end hyphenation) so a leak cannot hide behind spelling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from exchange.domain.detection.findings import Redaction, merge_redactions
+from exchange.domain.detection.normalise import fold
+from exchange.domain.errors import UnsupportedFile
+
+BOX = "\u2588" * 8
+
+
+def decode_text(data: bytes) -> str:
+    """Decode an uploaded text file; only UTF-8 (with or without BOM) is accepted."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnsupportedFile(f"text is not valid UTF-8 (byte {exc.start})") from None
+    if "\x00" in text:
+        raise UnsupportedFile("text contains NUL bytes; it looks like a binary file")
+    return text
+
+
+def redact_text(text: str, redactions: Sequence[Redaction]) -> str:
+    out: list[str] = []
+    cursor = 0
+    for red in merge_redactions(redactions):
+        start, end = max(red.start, cursor), min(red.end, len(text))
+        if start >= end:
+            continue
+        out.append(text[cursor:start])
+        out.append(red.replacement if red.replacement else BOX)
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def find_leaks(text: str, sensitive_values: Sequence[str]) -> list[str]:
+    """Return the sensitive values (as given) whose folded form occurs in ``text``."""
+    haystack = fold(text)
+    return [value for value in sensitive_values if (needle := fold(value)) and needle in haystack]

@@ -1,0 +1,29 @@
+"""SQLAlchemy 2 models. The schema changes only through Alembic migrations
+(``exchange/models/migrations``); a test checks that the migrated schema
+equals these models on SQLite and PostgreSQL."""
+
+from exchange.models.tables import (
+    ApiToken,
+    AuditEvent,
+    Base,
+    Bundle,
+    Case,
+    CaseFile,
+    Organisation,
+    PolicyVersion,
+    RedactedFile,
+    User,
+)
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Bundle",
+    "Case",
+    "CaseFile",
+    "Organisation",
+    "PolicyVersion",
+    "RedactedFile",
+    "User",
+]

@@ -1,0 +1,111 @@
+"""The access log: append-only, hash-chained per case.
+
+Every service that reveals or changes protected data records an event here,
+including refusals. Appends run in a savepoint and retry when another writer
+took the same sequence number, so concurrent downloads cannot fork a chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from exchange.domain.audit.chain import GENESIS, ChainedEvent, ChainVerdict, event_hash, verify_chain
+from exchange.models import AuditEvent
+from exchange.services.context import ServiceContext
+
+SYSTEM_CHAIN = "system"
+
+
+def record(
+    ctx: ServiceContext,
+    action: str,
+    outcome: str,
+    object_type: str,
+    object_id: str | None,
+    *,
+    chain: str = SYSTEM_CHAIN,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    actor = ctx.actor
+    for _attempt in range(8):
+        last = ctx.session.execute(
+            select(AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.chain == chain)
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        ).first()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        at = ctx.clock.now()
+        payload = event_payload(
+            chain=chain,
+            seq=seq,
+            at=at.isoformat(),
+            action=action,
+            outcome=outcome,
+            actor_email=actor.email if actor else None,
+            org_name=actor.org_name if actor else None,
+            client_addr=ctx.client_addr,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail,
+        )
+        event = AuditEvent(
+            chain=chain,
+            seq=seq,
+            at=at,
+            action=action,
+            outcome=outcome,
+            actor_user_id=actor.user_id if actor else None,
+            actor_email=payload["actor_email"],
+            org_name=payload["org_name"],
+            client_addr=ctx.client_addr,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail,
+            prev_hash=prev,
+            hash=event_hash(prev, payload),
+        )
+        try:
+            with ctx.session.begin_nested():
+                ctx.session.add(event)
+        except IntegrityError:
+            continue
+        return event
+    raise RuntimeError("could not append to the access log after repeated conflicts")
+
+
+def event_payload(**fields: Any) -> dict[str, Any]:
+    return dict(fields)
+
+
+def payload_of(event: AuditEvent) -> dict[str, Any]:
+    return event_payload(
+        chain=event.chain,
+        seq=event.seq,
+        at=event.at.isoformat(),
+        action=event.action,
+        outcome=event.outcome,
+        actor_email=event.actor_email,
+        org_name=event.org_name,
+        client_addr=event.client_addr,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        detail=event.detail,
+    )
+
+
+def chain_events(ctx: ServiceContext, chain: str) -> list[AuditEvent]:
+    return list(
+        ctx.session.scalars(select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq))
+    )
+
+
+def verify(events: list[AuditEvent]) -> ChainVerdict:
+    return verify_chain(ChainedEvent(e.seq, payload_of(e), e.prev_hash, e.hash) for e in events)
+
+
+def count(ctx: ServiceContext, chain: str) -> int:
+    return int(ctx.session.scalar(select(func.count()).where(AuditEvent.chain == chain)) or 0)

@@ -1,0 +1,294 @@
+"""Cases: creation, policy, files, submission and approval.
+
+Access rule: a case is visible only to users of its applicant organisation
+(anyone else gets NotFound, so ids cannot be probed); only applicants change
+it (other roles get Forbidden). State changes are guarded by the case's
+status, and background work is queued only after the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from typing import Any, BinaryIO
+
+from sqlalchemy import func, select
+
+from exchange.domain.detection import load_policy
+from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
+from exchange.domain.filetypes import sniff_media_type
+from exchange.models import Bundle, Case, CaseFile, Organisation, PolicyVersion
+from exchange.services import audit
+from exchange.services.context import Actor, ServiceContext
+
+PROCESS_TASK = "exchange.process_case"
+SEAL_TASK = "exchange.seal_case"
+EDITABLE = ("draft", "review", "failed")
+RECIPIENTS = ("bureau", "supplier")
+
+
+def _actor(ctx: ServiceContext) -> Actor:
+    if ctx.actor is None:
+        raise Forbidden("sign in first")
+    return ctx.actor
+
+
+def _require_applicant(ctx: ServiceContext) -> Actor:
+    actor = _actor(ctx)
+    if actor.role != "applicant":
+        raise Forbidden("only applicants can do this")
+    return actor
+
+
+def get_case(ctx: ServiceContext, case_id: str) -> Case:
+    """The case, if the actor's organisation is its applicant; else NotFound."""
+    actor = _actor(ctx)
+    case = ctx.session.get(Case, case_id) if isinstance(case_id, str) and len(case_id) <= 36 else None
+    if case is None or case.applicant_org_id != actor.org_id:
+        raise NotFound("no such case")
+    return case
+
+
+def list_cases(ctx: ServiceContext) -> list[Case]:
+    actor = _actor(ctx)
+    return list(
+        ctx.session.scalars(
+            select(Case).where(Case.applicant_org_id == actor.org_id).order_by(Case.created_at.desc())
+        )
+    )
+
+
+def _org(ctx: ServiceContext, name: Any, kind: str, field: str) -> Organisation:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"{field} is required")
+    org = ctx.session.scalar(select(Organisation).where(Organisation.name == name.strip()))
+    if org is None or org.kind != kind:
+        raise InvalidInput(f"{field}: no {kind} organisation named {name.strip()!r}")
+    return org
+
+
+def create_case(ctx: ServiceContext, title: Any, supplier_org: Any, bureau_org: Any) -> Case:
+    actor = _require_applicant(ctx)
+    if not isinstance(title, str) or not title.strip() or len(title) > 300:
+        raise InvalidInput("title is required (1 to 300 characters)")
+    supplier = _org(ctx, supplier_org, "supplier", "supplier_org")
+    bureau = _org(ctx, bureau_org, "bureau", "bureau_org")
+    case = Case(
+        title=title.strip(),
+        applicant_org_id=actor.org_id,
+        supplier_org_id=supplier.id,
+        bureau_org_id=bureau.id,
+        created_by_id=actor.user_id,
+        status="draft",
+    )
+    ctx.session.add(case)
+    ctx.session.flush()
+    audit.record(ctx, "case.created", "ok", "case", case.id, chain=case.id, detail={"title": case.title})
+    return case
+
+
+def _require_editable(case: Case) -> None:
+    if case.status not in EDITABLE:
+        raise Conflict(f"the case is {case.status}; it can no longer be changed")
+
+
+def current_policy(ctx: ServiceContext, case: Case) -> PolicyVersion | None:
+    return ctx.session.scalar(
+        select(PolicyVersion).where(PolicyVersion.case_id == case.id).order_by(PolicyVersion.version.desc())
+    )
+
+
+def set_policy(ctx: ServiceContext, case_id: str, text: str) -> PolicyVersion:
+    actor = _require_applicant(ctx)
+    case = get_case(ctx, case_id)
+    _require_editable(case)
+    policy = load_policy(text)
+    latest = current_policy(ctx, case)
+    if latest is not None and latest.content_hash == policy.content_hash:
+        return latest
+    version = PolicyVersion(
+        case_id=case.id,
+        version=(latest.version + 1) if latest else 1,
+        content_hash=policy.content_hash,
+        source_text=text,
+        created_by_id=actor.user_id,
+    )
+    ctx.session.add(version)
+    if case.status != "draft":
+        # A new policy invalidates earlier results: the case must be processed again.
+        case.status, case.progress, case.error = "draft", 0, None
+    audit.record(
+        ctx,
+        "policy.set",
+        "ok",
+        "policy",
+        str(version.version),
+        chain=case.id,
+        detail={"version": version.version, "sha256": policy.content_hash},
+    )
+    return version
+
+
+def clean_display_name(name: str | None) -> str:
+    """A display-only file name: last path segment, no control characters."""
+    base = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    return base[:255] or "unnamed"
+
+
+class _HashingReader:
+    """Counts and hashes bytes as the blob store reads them, and enforces the size limit."""
+
+    def __init__(self, source: BinaryIO, limit: int) -> None:
+        self.source, self.limit = source, limit
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.source.read(n if n and n > 0 else 1 << 20)
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise TooLarge(f"file is larger than the {self.limit // (1024 * 1024)} MiB limit")
+        self.digest.update(chunk)
+        return chunk
+
+
+def add_file(ctx: ServiceContext, case_id: str, name: str | None, stream: BinaryIO) -> CaseFile:
+    _require_applicant(ctx)
+    case = get_case(ctx, case_id)
+    _require_editable(case)
+    display = clean_display_name(name)
+    count = ctx.session.scalar(select(func.count()).where(CaseFile.case_id == case.id)) or 0
+    if count >= ctx.settings.max_files_per_case:
+        raise InvalidInput(f"a case holds at most {ctx.settings.max_files_per_case} files")
+    head = stream.read(8192)
+    media_type = sniff_media_type(head, display)
+    stream.seek(0)
+    key = ctx.blobs.new_key("upload")
+    reader = _HashingReader(stream, ctx.settings.max_upload_bytes)
+    try:
+        ctx.blobs.put(key, reader)  # type: ignore[arg-type]
+    except BaseException:
+        ctx.blobs.delete(key)
+        raise
+    row = CaseFile(
+        case_id=case.id,
+        name=display,
+        size=reader.size,
+        sha256=reader.digest.hexdigest(),
+        media_type=media_type,
+        blob_key=key,
+    )
+    ctx.session.add(row)
+    ctx.session.flush()
+    if case.status != "draft":
+        case.status, case.progress, case.error = "draft", 0, None
+    audit.record(
+        ctx,
+        "file.uploaded",
+        "ok",
+        "file",
+        row.id,
+        chain=case.id,
+        detail={"name": display, "size": row.size, "sha256": row.sha256, "media_type": media_type},
+    )
+    return row
+
+
+def delete_file(ctx: ServiceContext, case_id: str, file_id: str) -> None:
+    _require_applicant(ctx)
+    case = get_case(ctx, case_id)
+    _require_editable(case)
+    row = ctx.session.get(CaseFile, file_id)
+    if row is None or row.case_id != case.id:
+        raise NotFound("no such file in this case")
+    for output in row.outputs:
+        if output.blob_key:
+            key = output.blob_key
+            ctx.after_commit(lambda k=key: ctx.blobs.delete(k))  # type: ignore[misc]
+        ctx.session.delete(output)
+    blob_key = row.blob_key
+    ctx.session.delete(row)
+    ctx.after_commit(lambda: ctx.blobs.delete(blob_key))
+    case.status, case.progress, case.error = "draft", 0, None
+    audit.record(ctx, "file.deleted", "ok", "file", file_id, chain=case.id, detail={"name": row.name})
+
+
+def submit(ctx: ServiceContext, case_id: str) -> Case:
+    _require_applicant(ctx)
+    case = get_case(ctx, case_id)
+    _require_editable(case)
+    if not case.files:
+        raise InvalidInput("upload at least one file before submitting")
+    if current_policy(ctx, case) is None:
+        raise InvalidInput("set a redaction policy before submitting")
+    case.status, case.progress, case.error = "processing", 0, None
+    case.run += 1
+    run = case.run
+    audit.record(ctx, "case.submitted", "ok", "case", case.id, chain=case.id, detail={"run": run})
+    ctx.after_commit(lambda: ctx.queue.enqueue(PROCESS_TASK, case.id, run))
+    return case
+
+
+def approve(ctx: ServiceContext, case_id: str) -> Case:
+    _require_applicant(ctx)
+    case = get_case(ctx, case_id)
+    if case.status != "review":
+        raise Conflict(f"only a case in review can be approved; this one is {case.status}")
+    missing = [org.name for org in (case.bureau_org, case.supplier_org) if not org.age_recipient]
+    if missing:
+        raise Conflict(f"organisation(s) without a public key: {', '.join(missing)}")
+    case.status = "sealing"
+    run = case.run
+    audit.record(ctx, "case.approved", "ok", "case", case.id, chain=case.id, detail={"run": run})
+    ctx.after_commit(lambda: ctx.queue.enqueue(SEAL_TASK, case.id, run))
+    return case
+
+
+def case_view(ctx: ServiceContext, case: Case) -> dict[str, Any]:
+    policy = current_policy(ctx, case)
+    bundles = ctx.session.scalars(select(Bundle).where(Bundle.case_id == case.id)).all()
+    view: dict[str, Any] = {
+        "id": case.id,
+        "title": case.title,
+        "status": case.status,
+        "progress": case.progress,
+        "supplier_org": case.supplier_org.name,
+        "bureau_org": case.bureau_org.name,
+        "created_at": case.created_at.isoformat(),
+        "policy": {"version": policy.version, "sha256": policy.content_hash} if policy else None,
+        "files": [file_view(f) for f in case.files],
+        "bundles": [
+            {
+                "id": b.id,
+                "recipient": b.recipient,
+                "organisation": b.org.name,
+                "size": b.size,
+                "file_count": b.file_count,
+            }
+            for b in bundles
+        ],
+    }
+    if case.error:
+        view["error"] = case.error
+    return view
+
+
+def file_view(row: CaseFile) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "size": row.size,
+        "sha256": row.sha256,
+        "media_type": row.media_type,
+        "status": row.status,
+        "outputs": {
+            o.recipient: {"status": o.status, "size": o.size, "sha256": o.sha256, "report": o.report}
+            for o in row.outputs
+        },
+    }
+    if row.error:
+        view["error"] = row.error
+    if row.findings is not None:
+        view["findings"] = row.findings
+    return view

@@ -1,0 +1,210 @@
+"""Sharing: sealing one bundle per recipient, listing and downloading them.
+
+Invariants:
+- A bundle holds only outputs that passed verification; sealing refuses a
+  case with any failed or missing output (fail closed).
+- A bundle is encrypted to exactly one organisation's age key and listed
+  only to that organisation; every download attempt, allowed or refused, is
+  written to the case's access log.
+- Sealing is idempotent per (case, recipient): a retried job skips bundles
+  that already exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from exchange.domain.bundles.manifest import ManifestEntry, build_manifest, manifest_bytes, safe_member_name
+from exchange.domain.bundles.sealing import BundleMember, seal, write_archive
+from exchange.domain.bundles.signing import load_signing_key, public_key_pem, sign
+from exchange.domain.errors import Conflict, NotFound
+from exchange.models import Bundle, Case, CaseFile, Organisation, RedactedFile, new_id
+from exchange.services import audit
+from exchange.services.cases import RECIPIENTS, current_policy
+from exchange.services.context import ServiceContext
+from exchange.services.workspace import private_workspace
+
+
+def _recipient_org(case: Case, recipient: str) -> Organisation:
+    return case.bureau_org if recipient == "bureau" else case.supplier_org
+
+
+def seal_case(ctx: ServiceContext, case_id: str, run: int) -> str:
+    case = ctx.session.get(Case, case_id)
+    if case is None or case.run != run or case.status != "sealing":
+        return "skipped"
+    try:
+        for recipient in RECIPIENTS:
+            _seal_one(ctx, case, recipient)
+    except Conflict as exc:
+        case.status, case.error = "failed", exc.message
+        audit.record(
+            ctx, "case.sealed", "failed", "case", case.id, chain=case.id, detail={"reason": exc.message}
+        )
+        ctx.commit()
+        return "failed"
+    case.status = "sealed"
+    audit.record(ctx, "case.sealed", "ok", "case", case.id, chain=case.id, detail={"run": run})
+    ctx.commit()
+    return "sealed"
+
+
+def _seal_one(ctx: ServiceContext, case: Case, recipient: str) -> None:
+    existing = ctx.session.scalar(
+        select(Bundle).where(Bundle.case_id == case.id, Bundle.recipient == recipient)
+    )
+    if existing is not None:
+        return
+    org = _recipient_org(case, recipient)
+    if not org.age_recipient:
+        raise Conflict(f"organisation {org.name} has no public key; nothing was shared")
+    files: list[CaseFile] = list(case.files)
+    outputs: list[tuple[CaseFile, RedactedFile]] = []
+    for row in files:
+        output = next((o for o in row.outputs if o.recipient == recipient), None)
+        if output is None or output.status != "ok" or not output.blob_key:
+            raise Conflict(f"{row.name} has no verified output for the {recipient}; nothing was shared")
+        outputs.append((row, output))
+    policy = current_policy(ctx, case)
+    bundle_id = new_id()
+    taken: set[str] = set()
+    with private_workspace() as work:
+        entries: list[ManifestEntry] = []
+        plain_paths: list[tuple[str, Path]] = []
+        for index, (row, output) in enumerate(outputs):
+            path = work / f"member-{index}"
+            with path.open("wb") as handle:
+                ctx.blobs.get_to(output.blob_key, handle)  # type: ignore[arg-type]
+            data_hash = _sha256_file(path)
+            if data_hash != output.sha256:
+                raise Conflict(f"stored output of {row.name} does not match its hash; nothing was shared")
+            name = safe_member_name(row.name, taken)
+            entries.append(ManifestEntry(name, path.stat().st_size, data_hash, row.media_type))
+            plain_paths.append((name, path))
+        manifest = build_manifest(
+            bundle_id=bundle_id,
+            case_id=case.id,
+            case_title=case.title,
+            recipient=recipient,
+            organisation=org.name,
+            created_at=ctx.clock.now().isoformat(),
+            policy_hash=policy.content_hash if policy else None,
+            entries=entries,
+        )
+        body = manifest_bytes(manifest)
+        signature = sign(load_signing_key(ctx.settings.signing_key), body)
+        archive = work / "bundle.tar"
+        handles = [(name, path.open("rb")) for name, path in plain_paths]
+        try:
+            with archive.open("wb") as out:
+                write_archive(
+                    out,
+                    body,
+                    signature,
+                    (
+                        BundleMember(name, path.stat().st_size, handle)
+                        for (name, handle), (_, path) in zip(handles, plain_paths, strict=True)
+                    ),
+                )
+        finally:
+            for _, handle in handles:
+                handle.close()
+        sealed = work / "bundle.tar.age"
+        with archive.open("rb") as plain, sealed.open("wb") as out:
+            seal(plain, out, org.age_recipient)
+        key = ctx.blobs.new_key("bundle")
+        with sealed.open("rb") as handle:
+            ctx.blobs.put_raw(key, handle)
+        bundle = Bundle(
+            id=bundle_id,
+            case_id=case.id,
+            org_id=org.id,
+            recipient=recipient,
+            blob_key=key,
+            size=sealed.stat().st_size,
+            sha256=_sha256_file(sealed),
+            manifest_sha256=hashlib.sha256(body).hexdigest(),
+            file_count=len(entries),
+        )
+    ctx.session.add(bundle)
+    audit.record(
+        ctx,
+        "bundle.shared",
+        "ok",
+        "bundle",
+        bundle_id,
+        chain=case.id,
+        detail={
+            "recipient": recipient,
+            "organisation": org.name,
+            "files": len(entries),
+            "manifest_sha256": bundle.manifest_sha256,
+        },
+    )
+    ctx.commit()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def list_bundles(ctx: ServiceContext) -> list[dict[str, Any]]:
+    if ctx.actor is None:
+        raise NotFound("no such bundle")
+    rows = ctx.session.scalars(
+        select(Bundle).where(Bundle.org_id == ctx.actor.org_id).order_by(Bundle.created_at.desc())
+    )
+    return [bundle_view(b) for b in rows]
+
+
+def bundle_view(bundle: Bundle) -> dict[str, Any]:
+    return {
+        "id": bundle.id,
+        "case_id": bundle.case_id,
+        "case_title": bundle.case.title,
+        "recipient": bundle.recipient,
+        "organisation": bundle.org.name,
+        "size": bundle.size,
+        "sha256": bundle.sha256,
+        "manifest_sha256": bundle.manifest_sha256,
+        "file_count": bundle.file_count,
+        "created_at": bundle.created_at.isoformat(),
+        "filename": f"bundle-{bundle.id}.tar.age",
+    }
+
+
+def open_download(ctx: ServiceContext, bundle_id: str) -> tuple[Bundle, Iterator[bytes]]:
+    """Authorise a download and log it; the caller streams the returned chunks."""
+    bundle = (
+        ctx.session.get(Bundle, bundle_id) if isinstance(bundle_id, str) and len(bundle_id) <= 36 else None
+    )
+    allowed = bundle is not None and ctx.actor is not None and bundle.org_id == ctx.actor.org_id
+    if bundle is not None:
+        audit.record(
+            ctx,
+            "bundle.download",
+            "ok" if allowed else "denied",
+            "bundle",
+            bundle.id,
+            chain=bundle.case_id,
+            detail={"recipient": bundle.recipient},
+        )
+    else:
+        audit.record(ctx, "bundle.download", "denied", "bundle", str(bundle_id)[:64])
+    ctx.commit()
+    if not allowed or bundle is None:
+        raise NotFound("no such bundle")
+    return bundle, ctx.blobs.raw_chunks(bundle.blob_key)
+
+
+def signing_public_key(ctx: ServiceContext) -> str:
+    return public_key_pem(load_signing_key(ctx.settings.signing_key))

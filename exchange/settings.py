@@ -1,0 +1,96 @@
+"""Typed, frozen settings shared by the web server, the workers and the CLI.
+
+Settings come from the environment, then from an optional ``exchange.env``
+file in the instance folder (``KEY=value`` lines; the environment wins).
+Secrets are never defaulted: a missing one fails hard at start-up with a
+message naming it, so a misconfigured deployment cannot run with a
+guessable key. ``exchange init`` writes fresh secrets into the instance file
+for the one-command local start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SECRET_NAMES = ("EXCHANGE_SECRET_KEY", "EXCHANGE_STORAGE_IDENTITY", "EXCHANGE_SIGNING_KEY")
+INSTANCE_FILE = "exchange.env"
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the configuration is incomplete; the message names what is missing."""
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    instance_path: Path
+    database_url: str
+    redis_url: str
+    secret_key: str = field(repr=False)
+    #: age identity (AGE-SECRET-KEY-1...) that encrypts every stored blob at rest.
+    storage_identity: str = field(repr=False)
+    #: Ed25519 private key (PEM, or base64 raw 32 bytes) that signs bundle manifests.
+    signing_key: str = field(repr=False)
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_files_per_case: int = 200
+    session_cookie_secure: bool = False
+    blob_store_url: str = ""
+    task_time_limit: int = 900
+    #: run Celery tasks in-process (tests of pure services only; never in production)
+    tasks_eager: bool = False
+    trusted_proxies: int = 0
+
+    @property
+    def blob_root(self) -> Path:
+        return self.instance_path / "blobs"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        instance = Path(env.get("EXCHANGE_INSTANCE", "instance")).resolve()
+        # An empty variable (as compose passes for unset ones) does not hide the instance file.
+        merged = {**read_env_file(instance / INSTANCE_FILE), **{k: v for k, v in env.items() if v != ""}}
+        missing = [name for name in SECRET_NAMES if not merged.get(name)]
+        if missing:
+            raise ConfigurationError(
+                f"missing secret(s): {', '.join(missing)}; set them in the environment "
+                f"or run `exchange init` to create {instance / INSTANCE_FILE}"
+            )
+        database_url = merged.get("DATABASE_URL") or f"sqlite:///{instance / 'exchange.sqlite3'}"
+        return cls(
+            instance_path=instance,
+            database_url=normalise_database_url(database_url),
+            redis_url=merged.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            secret_key=merged["EXCHANGE_SECRET_KEY"],
+            storage_identity=merged["EXCHANGE_STORAGE_IDENTITY"],
+            signing_key=merged["EXCHANGE_SIGNING_KEY"],
+            max_upload_bytes=int(merged.get("EXCHANGE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)),
+            max_files_per_case=int(merged.get("EXCHANGE_MAX_FILES_PER_CASE", 200)),
+            session_cookie_secure=merged.get("EXCHANGE_SECURE_COOKIES", "0") in ("1", "true", "yes"),
+            blob_store_url=merged.get("EXCHANGE_BLOB_STORE", ""),
+            task_time_limit=int(merged.get("EXCHANGE_TASK_TIME_LIMIT", 900)),
+            trusted_proxies=int(merged.get("EXCHANGE_TRUSTED_PROXIES", 0)),
+        )
+
+
+def normalise_database_url(url: str) -> str:
+    """Select the psycopg 3 driver for plain PostgreSQL URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,252 @@
+"""The OpenAPI 3.1 document for /api/v1, written by hand so it is the contract, not a by-product."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _resp(
+    description: str, schema: dict[str, Any] | None = None, media: str = "application/json"
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description}
+    if schema is not None:
+        out["content"] = {media: {"schema": schema}}
+    return out
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "Malformed request",
+        401: "Not authenticated",
+        403: "Wrong role",
+        404: "Unknown id",
+        409: "Not allowed in the current state",
+        413: "Too large",
+        422: "Invalid input",
+    }
+    return {str(c): _resp(text[c], ERROR) for c in codes}
+
+
+CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "secure-exchange API",
+            "version": "1",
+            "description": "Per-recipient redaction of export-licence evidence, sealed age bundles, and a "
+            "tamper-evident access log.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string"}},
+                },
+                "NewCase": {
+                    "type": "object",
+                    "required": ["title", "supplier_org", "bureau_org"],
+                    "properties": {
+                        "title": {"type": "string"},
+                        "supplier_org": {"type": "string"},
+                        "bureau_org": {"type": "string"},
+                    },
+                },
+                "File": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "name": {"type": "string"},
+                        "size": {"type": "integer"},
+                        "sha256": {"type": "string"},
+                        "media_type": {"type": "string"},
+                        "status": {"type": "string"},
+                        "error": {"type": "string"},
+                        "findings": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "Case": {
+                    "type": "object",
+                    "required": ["id", "status", "progress", "files"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"enum": ["draft", "processing", "review", "sealing", "sealed", "failed"]},
+                        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+                        "files": {"type": "array", "items": {"$ref": "#/components/schemas/File"}},
+                        "error": {"type": "string"},
+                    },
+                },
+                "Bundle": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "case_id": {"type": "string"},
+                        "recipient": {"type": "string"},
+                        "organisation": {"type": "string"},
+                        "size": {"type": "integer"},
+                        "sha256": {"type": "string"},
+                        "file_count": {"type": "integer"},
+                    },
+                },
+            },
+        },
+        "paths": {
+            "/cases": {
+                "post": {
+                    "summary": "Create a case (applicant)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewCase"}}},
+                    },
+                    "responses": {
+                        "201": _resp("Created", {"type": "object", "properties": {"id": {"type": "string"}}}),
+                        **_errors(400, 401, 403, 422),
+                    },
+                },
+                "get": {
+                    "summary": "Cases of the caller's organisation",
+                    "responses": {"200": _resp("Cases")},
+                },
+            },
+            "/cases/{case_id}": {
+                "get": {
+                    "summary": "Case status, progress, files and findings",
+                    "parameters": [CASE_ID],
+                    "responses": {
+                        "200": _resp("Case", {"$ref": "#/components/schemas/Case"}),
+                        **_errors(401, 404),
+                    },
+                },
+            },
+            "/cases/{case_id}/policy": {
+                "put": {
+                    "summary": "Set the redaction policy (YAML or JSON, see /policy-schema.json)",
+                    "parameters": [CASE_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/yaml": {"schema": {"type": "string"}},
+                            "application/json": {"schema": {"type": "object"}},
+                        },
+                    },
+                    "responses": {
+                        "200": _resp("Stored as a new version"),
+                        **_errors(400, 401, 403, 404, 409, 422),
+                    },
+                },
+                "get": {
+                    "summary": "The current policy",
+                    "parameters": [CASE_ID],
+                    "responses": {"200": _resp("Policy"), **_errors(401, 404)},
+                },
+            },
+            "/cases/{case_id}/files": {
+                "post": {
+                    "summary": "Upload a file (multipart field 'file')",
+                    "parameters": [CASE_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"file": {"type": "string", "format": "binary"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _resp("Stored", {"$ref": "#/components/schemas/File"}),
+                        **_errors(400, 401, 403, 404, 409, 413, 422),
+                    },
+                },
+            },
+            "/cases/{case_id}/files/{file_id}": {
+                "delete": {
+                    "summary": "Remove a file",
+                    "parameters": [
+                        CASE_ID,
+                        {"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                    "responses": {"204": _resp("Removed"), **_errors(401, 403, 404, 409)},
+                },
+            },
+            "/cases/{case_id}/submit": {
+                "post": {
+                    "summary": "Queue detection and redaction",
+                    "parameters": [CASE_ID],
+                    "responses": {"202": _resp("Queued"), **_errors(401, 403, 404, 409, 422)},
+                },
+            },
+            "/cases/{case_id}/approve": {
+                "post": {
+                    "summary": "Seal and share one bundle per recipient",
+                    "parameters": [CASE_ID],
+                    "responses": {"202": _resp("Queued"), **_errors(401, 403, 404, 409)},
+                },
+            },
+            "/cases/{case_id}/access-log": {
+                "get": {
+                    "summary": "The case's hash-chained access log (applicant only)",
+                    "parameters": [CASE_ID],
+                    "responses": {"200": _resp("Events and chain verdict"), **_errors(401, 404)},
+                },
+            },
+            "/bundles": {
+                "get": {
+                    "summary": "Bundles shared with the caller's organisation",
+                    "responses": {
+                        "200": _resp(
+                            "Bundles",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "bundles": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Bundle"},
+                                    }
+                                },
+                            },
+                        )
+                    },
+                },
+            },
+            "/bundles/{bundle_id}/download": {
+                "get": {
+                    "summary": "The age-encrypted bundle, streamed",
+                    "parameters": [
+                        {"name": "bundle_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": _resp(
+                            "age file", {"type": "string", "format": "binary"}, "application/octet-stream"
+                        ),
+                        **_errors(401, 404),
+                    },
+                },
+            },
+            "/signing-key": {
+                "get": {
+                    "summary": "PEM public key that verifies manifest.sig in bundles",
+                    "security": [],
+                    "responses": {"200": _resp("PEM")},
+                }
+            },
+            "/policy-schema.json": {
+                "get": {
+                    "summary": "JSON Schema of policy format v1",
+                    "security": [],
+                    "responses": {"200": _resp("JSON Schema")},
+                }
+            },
+        },
+    }

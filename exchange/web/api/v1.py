@@ -1,0 +1,192 @@
+"""JSON API v1. Route names and shapes are a contract for outside clients.
+
+Authentication: ``Authorization: Bearer <token>`` (no CSRF needed: no
+ambient credential), or the browser's session cookie together with an
+``X-CSRFToken`` header.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context
+from sqlalchemy import text
+
+from exchange.domain.detection import policy_schema
+from exchange.domain.errors import DomainError, InvalidInput
+from exchange.extensions import csrf
+from exchange.services import access_log, cases, sharing
+from exchange.web.api.openapi import openapi_document
+from exchange.web.auth import login_required
+from exchange.web.wiring import service_context, wiring
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+MAX_POLICY_BYTES = 256 * 1024
+
+
+@bp.before_request
+def _csrf_for_cookie_sessions() -> None:
+    if not g.get("via_token"):
+        csrf.protect()
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise DomainError("malformed JSON: send a JSON object with Content-Type: application/json")
+    if not isinstance(body, dict):
+        raise DomainError("the JSON body must be an object")
+    return body
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(openapi_document())
+
+
+@bp.get("/policy-schema.json")
+def policy_schema_json() -> Any:
+    return jsonify(policy_schema())
+
+
+@bp.get("/signing-key")
+def signing_key() -> Any:
+    return Response(sharing.signing_public_key(service_context()), mimetype="application/x-pem-file")
+
+
+@bp.post("/cases")
+@login_required
+def create_case() -> Any:
+    body = _json_body()
+    ctx = service_context()
+    case = cases.create_case(ctx, body.get("title"), body.get("supplier_org"), body.get("bureau_org"))
+    ctx.commit()
+    return jsonify(id=case.id), 201
+
+
+@bp.get("/cases")
+@login_required
+def list_cases() -> Any:
+    ctx = service_context()
+    return jsonify(cases=[{"id": c.id, "title": c.title, "status": c.status} for c in cases.list_cases(ctx)])
+
+
+@bp.get("/cases/<case_id>")
+@login_required
+def get_case(case_id: str) -> Any:
+    ctx = service_context()
+    return jsonify(cases.case_view(ctx, cases.get_case(ctx, case_id)))
+
+
+@bp.put("/cases/<case_id>/policy")
+@login_required
+def put_policy(case_id: str) -> Any:
+    if (request.content_length or 0) > MAX_POLICY_BYTES:
+        raise InvalidInput(f"a policy is at most {MAX_POLICY_BYTES // 1024} KiB")
+    raw = request.get_data(cache=False)[: MAX_POLICY_BYTES + 1]
+    if len(raw) > MAX_POLICY_BYTES:
+        raise InvalidInput(f"a policy is at most {MAX_POLICY_BYTES // 1024} KiB")
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DomainError("the policy must be UTF-8 text (YAML or JSON)") from None
+    ctx = service_context()
+    version = cases.set_policy(ctx, case_id, body)
+    ctx.commit()
+    return jsonify(version=version.version, sha256=version.content_hash)
+
+
+@bp.get("/cases/<case_id>/policy")
+@login_required
+def get_policy(case_id: str) -> Any:
+    ctx = service_context()
+    policy = cases.current_policy(ctx, cases.get_case(ctx, case_id))
+    if policy is None:
+        return jsonify(error="the case has no policy yet"), 404
+    return jsonify(version=policy.version, sha256=policy.content_hash, text=policy.source_text)
+
+
+@bp.post("/cases/<case_id>/files")
+@login_required
+def upload_file(case_id: str) -> Any:
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput("send the file as multipart/form-data in the field 'file'")
+    ctx = service_context()
+    row = cases.add_file(ctx, case_id, upload.filename, upload.stream)
+    ctx.commit()
+    return jsonify(id=row.id, name=row.name, size=row.size, sha256=row.sha256, media_type=row.media_type), 201
+
+
+@bp.delete("/cases/<case_id>/files/<file_id>")
+@login_required
+def delete_file(case_id: str, file_id: str) -> Any:
+    ctx = service_context()
+    cases.delete_file(ctx, case_id, file_id)
+    ctx.commit()
+    return "", 204
+
+
+@bp.post("/cases/<case_id>/submit")
+@login_required
+def submit(case_id: str) -> Any:
+    ctx = service_context()
+    case = cases.submit(ctx, case_id)
+    ctx.commit()
+    return jsonify(id=case.id, status=case.status), 202
+
+
+@bp.post("/cases/<case_id>/approve")
+@login_required
+def approve(case_id: str) -> Any:
+    ctx = service_context()
+    case = cases.approve(ctx, case_id)
+    ctx.commit()
+    return jsonify(id=case.id, status=case.status), 202
+
+
+@bp.get("/cases/<case_id>/access-log")
+@login_required
+def case_access_log(case_id: str) -> Any:
+    ctx = service_context()
+    log = access_log.case_access_log(ctx, case_id)
+    ctx.commit()
+    return jsonify(log)
+
+
+@bp.get("/bundles")
+@login_required
+def bundles() -> Any:
+    return jsonify(bundles=sharing.list_bundles(service_context()))
+
+
+@bp.get("/bundles/<bundle_id>/download")
+@login_required
+def download(bundle_id: str) -> Any:
+    bundle, chunks = sharing.open_download(service_context(), bundle_id)
+    response = Response(stream_with_context(chunks), mimetype="application/octet-stream")
+    response.headers["Content-Length"] = str(bundle.size)
+    response.headers["Content-Disposition"] = f'attachment; filename="bundle-{bundle.id}.tar.age"'
+    response.headers["X-Bundle-SHA256"] = bundle.sha256
+    return response
+
+
+def healthz() -> Any:
+    wired = wiring()
+    checks: dict[str, str] = {"web": "ok"}
+    try:
+        with wired.database.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001  (any failure means unhealthy; the reason is logged by the driver)
+        checks["database"] = "unavailable"
+    try:
+        redis.Redis.from_url(wired.settings.redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
+        checks["broker"] = "ok"
+    except Exception:  # noqa: BLE001  (same as above)
+        checks["broker"] = "unavailable"
+    healthy = all(v == "ok" for v in checks.values())
+    return jsonify(status="ok" if healthy else "unavailable", checks=checks), 200 if healthy else 503

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the portal and its tests use, when missing.
+# Runtime: poppler-utils, qpdf, ghostscript, redis-server (for `exchange up`).
+# Tests: chromium (browser tests), exiftool, tesseract, age (independent checks).
+set -euo pipefail
+need=()
+check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
+check pdftotext poppler-utils
+check qpdf qpdf
+check gs ghostscript
+check exiftool libimage-exiftool-perl
+check tesseract tesseract-ocr
+check chromium chromium
+check age age
+check redis-server redis-server
+check psql postgresql-client
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing system packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "installing system packages: ${need[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,90 @@
+"""The browser journey in Debian's headless Chromium: applicant to supplier download."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from exchange import create_app
+from exchange.domain.bundles.sealing import open_sealed
+from tests.conftest import Stack
+from tests.functional.browser import browser, drop_files, live_server, sign_in, sign_out
+from tests.seed import PASSWORD, seed_world
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+POLICY = """version: 1
+name: browser journey
+terms:
+  customers: ["Kestrel Dynamics GmbH"]
+  trade_secrets: ["grain boundary diffusion"]
+recipients:
+  bureau:
+    redact: [CUSTOMER, TRADE_SECRET]
+  supplier:
+    redact: [CUSTOMER, TRADE_SECRET]
+"""
+
+
+def test_applicant_uploads_and_approves_then_supplier_downloads(stack: Stack, tmp_path: Path) -> None:
+    if stack.backend != "sqlite":
+        pytest.skip("the browser journey runs once, on the embedded default database")
+    world = seed_world(stack.settings)
+    app = create_app(stack.settings)
+    with live_server(app) as base, browser() as chromium:
+        page = chromium.new_page(accept_downloads=True)
+        sign_in(page, base, world.applicant.email, PASSWORD)
+        expect(page).to_have_url(f"{base}/cases")
+        page.fill("#new-case input[name=title]", "Magnets for loudspeakers")
+        page.fill("#new-case input[name=supplier_org]", world.supplier.org)
+        page.fill("#new-case input[name=bureau_org]", world.bureau.org)
+        page.click("#new-case button[type=submit]")
+        expect(page.locator("h1")).to_have_text("Magnets for loudspeakers")
+
+        page.fill("#policy-text", POLICY)
+        page.click("#save-policy")
+        expect(page.locator("#policy-message")).to_contain_text("version 1")
+
+        chosen = tmp_path / "order.txt"
+        chosen.write_text("Order 17 for Kestrel Dynamics GmbH: 500 arc segments.\n")
+        page.set_input_files("#file-input", [str(chosen)])
+        drop_files(
+            page,
+            "#dropzone",
+            {
+                "notes.txt": "We rely on grain boundary diffusion.\n",
+                "memo.txt": "Kestrel Dynamics called about delivery.\n",
+            },
+        )
+        expect(page.locator("#uploads li.done")).to_have_count(3, timeout=30_000)
+        expect(page.locator("#files tbody tr")).to_have_count(3)
+
+        page.click("#submit-case")
+        expect(page.locator("#case-status")).to_have_text("review", timeout=180_000)
+        page.locator("#files details summary").first.click()
+        expect(page.locator("#files .findings li").first).to_be_visible()
+        page.click("#approve-case")
+        expect(page.locator("#case-status")).to_have_text("sealed", timeout=120_000)
+        sign_out(page)
+
+        sign_in(page, base, world.supplier.email, PASSWORD)
+        expect(page).to_have_url(f"{base}/bundles")
+        with page.expect_download() as info:
+            page.click("#bundles a.button")
+        saved = tmp_path / "bundle.tar.age"
+        info.value.save_as(saved)
+
+    plain = io.BytesIO()
+    with saved.open("rb") as sealed:
+        open_sealed(sealed, plain, world.supplier.identity or "")
+    plain.seek(0)
+    with tarfile.open(fileobj=plain) as tar:
+        names = sorted(tar.getnames())
+        text = b"".join(tar.extractfile(n).read() for n in names if n.startswith("files/")).decode()  # type: ignore[union-attr]
+    assert names == ["files/memo.txt", "files/notes.txt", "files/order.txt", "manifest.json", "manifest.sig"]
+    assert "500 arc segments" in text
+    assert "kestrel" not in text.casefold() and "grain boundary" not in text.casefold()

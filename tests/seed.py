@@ -1,0 +1,68 @@
+"""Seeding real accounts through the services (no fakes), unique per test."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from exchange.adapters.blobstore import FilesystemBlobStore
+from exchange.domain.bundles.sealing import new_identity
+from exchange.models.database import Database
+from exchange.services import accounts
+from exchange.services.context import ServiceContext
+from exchange.settings import Settings
+
+PASSWORD = "correct horse battery staple"
+
+
+class _NoQueue:
+    def enqueue(self, task_name: str, *args: object) -> None:
+        raise AssertionError("seeding queues nothing")
+
+
+@dataclass
+class Account:
+    email: str
+    org: str
+    role: str
+    token: str
+    identity: str | None = None
+
+
+@dataclass
+class World:
+    applicant: Account
+    supplier: Account
+    bureau: Account
+    outsider: Account  # a supplier organisation that is not part of the case
+
+
+def seed_world(settings: Settings) -> World:
+    tag = uuid.uuid4().hex[:8]
+    database = Database(settings.database_url)
+    session = database.sessions()
+    ctx = ServiceContext(
+        session=session,
+        blobs=FilesystemBlobStore(settings.blob_root, settings.storage_identity),
+        queue=_NoQueue(),
+        settings=settings,
+    )
+    made: dict[str, Account] = {}
+    for key, role, org in (
+        ("applicant", "applicant", f"Applicant {tag} GmbH"),
+        ("supplier", "supplier", f"Supplier {tag} Co."),
+        ("bureau", "bureau", f"Bureau {tag}"),
+        ("outsider", "supplier", f"Other Supplier {tag} Ltd"),
+    ):
+        email = f"{key}-{tag}@example.test"
+        accounts.add_user(ctx, email, role, org, PASSWORD)
+        identity = None
+        if role != "applicant":
+            identity, recipient = new_identity()
+            accounts.set_org_key(ctx, org, recipient)
+        token = accounts.create_token(ctx, email)
+        made[key] = Account(email, org, role, token, identity)
+    ctx.commit()
+    session.close()
+    database.dispose()
+    return World(**made)

@@ -1,0 +1,1 @@
+"""Celery workers: thin tasks that load ids and call one service each."""
