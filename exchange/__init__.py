@@ -54,7 +54,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     register_web(app)
     if settings.trusted_proxies:
-        app.wsgi_app = ProxyFix(
-            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
-        )  # type: ignore[method-assign]
+        proxied = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
+        app.wsgi_app = proxied  # type: ignore[method-assign]
     return app

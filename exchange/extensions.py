@@ -14,7 +14,7 @@ csrf = CSRFProtect()
 def celery_init_app(app: Flask, settings: Settings) -> Celery:
     """Flask's Celery pattern: every task runs inside an app context."""
 
-    class FlaskTask(Task):  # type: ignore[misc]
+    class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
             with app.app_context():
                 return self.run(*args, **kwargs)

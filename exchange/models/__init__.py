@@ -13,6 +13,7 @@ from exchange.models.tables import (
     PolicyVersion,
     RedactedFile,
     User,
+    new_id,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "PolicyVersion",
     "RedactedFile",
     "User",
+    "new_id",
 ]

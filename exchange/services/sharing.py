@@ -78,8 +78,8 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str) -> None:
         plain_paths: list[tuple[str, Path]] = []
         for index, (row, output) in enumerate(outputs):
             path = work / f"member-{index}"
-            with path.open("wb") as handle:
-                ctx.blobs.get_to(output.blob_key, handle)  # type: ignore[arg-type]
+            with path.open("wb") as sink:
+                ctx.blobs.get_to(output.blob_key, sink)  # type: ignore[arg-type]
             data_hash = _sha256_file(path)
             if data_hash != output.sha256:
                 raise Conflict(f"stored output of {row.name} does not match its hash; nothing was shared")
@@ -112,14 +112,14 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str) -> None:
                     ),
                 )
         finally:
-            for _, handle in handles:
-                handle.close()
+            for _, member_in in handles:
+                member_in.close()
         sealed = work / "bundle.tar.age"
         with archive.open("rb") as plain, sealed.open("wb") as out:
             seal(plain, out, org.age_recipient)
         key = ctx.blobs.new_key("bundle")
-        with sealed.open("rb") as handle:
-            ctx.blobs.put_raw(key, handle)
+        with sealed.open("rb") as sealed_in:
+            ctx.blobs.put_raw(key, sealed_in)
         bundle = Bundle(
             id=bundle_id,
             case_id=case.id,

@@ -21,7 +21,8 @@ class Wiring:
 
 
 def wiring() -> Wiring:
-    return current_app.extensions["exchange"]  # type: ignore[no-any-return]
+    wired: Wiring = current_app.extensions["exchange"]
+    return wired
 
 
 def service_context(actor: Actor | None = None) -> ServiceContext:

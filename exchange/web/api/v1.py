@@ -116,7 +116,7 @@ def upload_file(case_id: str) -> Any:
     if upload is None:
         raise InvalidInput("send the file as multipart/form-data in the field 'file'")
     ctx = service_context()
-    row = cases.add_file(ctx, case_id, upload.filename, upload.stream)
+    row = cases.add_file(ctx, case_id, upload.filename, upload.stream)  # type: ignore[arg-type]
     ctx.commit()
     return jsonify(id=row.id, name=row.name, size=row.size, sha256=row.sha256, media_type=row.media_type), 201
 
