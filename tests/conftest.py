@@ -69,31 +69,32 @@ class Stack:
 
 
 def _start_worker(env: dict[str, str], name: str, log_path: Path) -> subprocess.Popen[bytes]:
-    handle = log_path.open("wb")
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.celery_app",
-            "worker",
-            "--pool=prefork",
-            "--concurrency=1",
-            "-Q",
-            "exchange",
-            "-n",
-            f"{name}@%h",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
+    # The child keeps its own copy of the descriptor; ours closes on leaving the block.
+    with log_path.open("wb") as handle:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers.celery_app",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                "-Q",
+                "exchange",
+                "-n",
+                f"{name}@%h",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _wait_ready(log_path: Path, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:

@@ -9,6 +9,7 @@ status, and background work is queued only after the commit.
 from __future__ import annotations
 
 import hashlib
+import io
 import unicodedata
 from typing import Any, BinaryIO
 
@@ -161,15 +162,23 @@ def add_file(ctx: ServiceContext, case_id: str, name: str | None, stream: Binary
     count = ctx.session.scalar(select(func.count()).where(CaseFile.case_id == case.id)) or 0
     if count >= ctx.settings.max_files_per_case:
         raise InvalidInput(f"a case holds at most {ctx.settings.max_files_per_case} files")
+    limit = ctx.settings.max_upload_bytes
+    stream.seek(0, io.SEEK_END)
+    if stream.tell() > limit:
+        raise TooLarge(f"{display} is larger than the {limit // (1024 * 1024)} MiB limit; nothing was stored")
+    stream.seek(0)
     head = stream.read(8192)
     media_type = sniff_media_type(head, display)
     stream.seek(0)
     key = ctx.blobs.new_key("upload")
-    reader = _HashingReader(stream, ctx.settings.max_upload_bytes)
+    reader = _HashingReader(stream, limit)
     try:
         ctx.blobs.put(key, reader)  # type: ignore[arg-type]
     except BaseException:
         ctx.blobs.delete(key)
+        if reader.size > limit:
+            # The encryptor wraps our error in its own; answer with the size reason.
+            raise TooLarge(f"{display} is larger than the limit; nothing was stored") from None
         raise
     row = CaseFile(
         case_id=case.id,

@@ -38,6 +38,7 @@ def live_server(app: Flask) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
     finally:
         server.close()
+        app.extensions["exchange"].database.dispose()
 
 
 @contextmanager

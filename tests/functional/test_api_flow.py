@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tarfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,11 +41,19 @@ ORDERS = (
     "Customer order 4711\n"
     "Ship 2,000 N48 segments to KESTREL DYNAMICS GmbH, Stuttgart.\n"
     "End user: Oakridge Acoustics Ltd (loudspeaker drivers).\n"
-    "Contact: buyer@kestrel-dyn.example\n"
+    "Contact: buyer@kestrel-dynamics.de\n"
 )
 PROCESS = (
     "Our coercivity comes from grain boundary\ndiffusion of terbium; Kestrel Dynamics' line 3 uses it.\n"
 )
+
+
+BAD_RECIPIENT_POLICY = """version: 1
+name: bad
+terms: {customers: ["Kestrel Dynamics GmbH"]}
+recipients:
+  carrier: {redact: [CUSTOMER]}
+"""
 
 
 def auth(token: str) -> dict[str, str]:
@@ -75,8 +84,10 @@ def open_bundle(raw: bytes, identity: str) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def client(stack: Stack) -> FlaskClient:
-    return create_app(stack.settings).test_client()
+def client(stack: Stack) -> Iterator[FlaskClient]:
+    app = create_app(stack.settings)
+    yield app.test_client()
+    app.extensions["exchange"].database.dispose()
 
 
 def test_whole_api_flow(stack: Stack, client: FlaskClient, tmp_path: Any) -> None:
@@ -216,11 +227,21 @@ def test_bad_input_answers(stack: Stack, client: FlaskClient) -> None:
     assert client.get(f"/api/v1/cases/{case_id}", headers=auth(world.outsider.token)).status_code == 404
 
     def upload(data: bytes, name: str) -> Any:
+        # A hand-built body: the test client spools large generated bodies to a file it never closes.
+        boundary = "sxboundary7MA4YWxkTrZu0gW"
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
         return client.post(
             f"/api/v1/cases/{case_id}/files",
             headers=app_h,
-            data={"file": (io.BytesIO(data), name)},
-            content_type="multipart/form-data",
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
         )
 
     res = upload(b"", "empty.txt")
@@ -234,7 +255,7 @@ def test_bad_input_answers(stack: Stack, client: FlaskClient) -> None:
     res = client.put(
         f"/api/v1/cases/{case_id}/policy",
         headers=app_h,
-        data="version: 1\nrecipients: {carrier: {}}\n",
+        data=BAD_RECIPIENT_POLICY,
         content_type="application/yaml",
     )
     assert res.status_code == 422 and "carrier" in res.get_json()["error"]

@@ -1,0 +1,200 @@
+"""Text folding shared by detection and by every verifier.
+
+Two forms live here:
+
+``fold(text)``
+    The comparison form. Unicode compatibility-normalised, case-folded,
+    diacritics stripped, letters without a decomposition transliterated
+    (``ø``→``o``, ``æ``→``ae``, ``ł``→``l``…), dashes and apostrophes unified,
+    invisible characters (soft hyphen, zero-width joiners, BOM) dropped, a word
+    hyphenated across a line end joined, and every run of whitespace collapsed
+    to one space. Verifiers fold both an output and the redacted values so that
+    a leak cannot hide behind a different spelling of the same name.
+
+    Invariant: ``fold(fold(x)) == fold(x)`` (tested on adversarial strings).
+
+``FoldedText``
+    The matching form used by detection: the same per-character folding, but
+    whitespace is kept one-for-one (so that ``\\n`` still marks a line end) and
+    every folded character remembers the original span it came from. Matches
+    found in the folded text are mapped back with :meth:`FoldedText.to_original`,
+    so offsets in findings always index the text that was scanned.
+
+Threat assumption: documents come from arbitrary producers (PDF text layers,
+OCR, mail exports). We assume spelling variants are accidental, not an attacker
+hiding a name from us; but the folding is deliberately broad because a missed
+variant is a leak while an extra variant only costs a little precision.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from array import array
+from functools import lru_cache
+
+_SPACE_RUN = re.compile(r"\s+")
+# A word hyphenated across a line end: "Kes-\ntrel" reads as "Kestrel".
+_SOFT_BREAK = re.compile(r"[-\u00ad\u2010\u2011]\s*\n\s*")
+
+#: Characters that render as nothing; a producer may put them inside a word.
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+#: Every dash-like character folds to ASCII hyphen-minus.
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe58\ufe63\uff0d"
+#: Every apostrophe-like character folds to ASCII apostrophe.
+_APOSTROPHES = "\u2018\u2019\u201b\u02bc\u2032\uff07`"
+#: Letters Unicode does not decompose into a base letter plus a mark.
+_TRANSLITERATE = {
+    "ø": "o",
+    "ł": "l",
+    "đ": "d",
+    "ð": "d",
+    "þ": "th",
+    "ı": "i",
+    "æ": "ae",
+    "œ": "oe",
+    "ĸ": "k",
+    "ŀ": "l",
+}
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+_FOLD_TABLE = str.maketrans(
+    {
+        **dict.fromkeys(_INVISIBLE, ""),
+        **dict.fromkeys(_DASHES, "-"),
+        **dict.fromkeys(_APOSTROPHES, "'"),
+        **_TRANSLITERATE,
+    }
+)
+
+
+def strip_diacritics(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def fold(text: str) -> str:
+    """The comparison form of ``text`` (idempotent; see the module docstring)."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _SOFT_BREAK.sub("", text)
+    # Case-fold before stripping marks: casefold("İ") yields "i" plus a
+    # combining dot, which must be stripped in the same pass to stay idempotent.
+    text = strip_diacritics(text.casefold())
+    text = text.translate(_FOLD_TABLE)
+    text = _SOFT_BREAK.sub("", text)
+    return _SPACE_RUN.sub(" ", text).strip()
+
+
+def expand_umlauts(text: str) -> str:
+    """German/Nordic transliteration: ``Müller`` → ``Mueller``, ``Søren`` → ``Soeren``."""
+    return unicodedata.normalize("NFC", text).translate(_UMLAUT_TABLE)
+
+
+_UMLAUT_TABLE = str.maketrans(
+    {
+        "ä": "ae",
+        "ö": "oe",
+        "ü": "ue",
+        "Ä": "Ae",
+        "Ö": "Oe",
+        "Ü": "Ue",
+        "ø": "oe",
+        "Ø": "Oe",
+        "å": "aa",
+        "Å": "Aa",
+    }
+)
+
+
+# --- the matching form ---------------------------------------------------
+
+# ASCII characters fold one-for-one: lower case, "_" reads as a space (file
+# names, identifiers), exotic ASCII separators read as line breaks, "`" as an
+# apostrophe.
+_ASCII_TABLE = str.maketrans(
+    {
+        **{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},
+        "_": " ",
+        "`": "'",
+        "\x0b": "\n",
+        "\x0c": "\n",
+        "\x1c": "\n",
+        "\x1d": "\n",
+        "\x1e": "\n",
+        "\x1f": " ",
+    }
+)
+# Runs that need more than the ASCII table: any non-ASCII character, and a
+# hyphen (ASCII or Unicode) followed by a line break, which is removed.
+_SPECIAL = re.compile(r"[-\u00ad\u2010\u2011\u2012\u2013][ \t\u00a0]*\r?\n[ \t\r\n\u00a0]*|[^\x00-\x7f]")
+
+
+@lru_cache(maxsize=8192)
+def fold_char(ch: str) -> str:
+    """Matching-form fold of one character (may be empty or several characters)."""
+    if ch in _INVISIBLE:
+        return ""
+    if ch.isspace():
+        return "\n" if ch in _LINE_BREAKS else " "
+    if ch in _DASHES:
+        return "-"
+    if ch in _APOSTROPHES:
+        return "'"
+    if ch.isascii():
+        return ch.translate(_ASCII_TABLE)
+    text = strip_diacritics(unicodedata.normalize("NFKC", ch).casefold())
+    text = text.translate(_FOLD_TABLE)
+    # NFKC can turn a single character into spaces (e.g. "¨" → " ̈"); keep
+    # whitespace one-for-one so the regexes see a separator.
+    return "".join(" " if c.isspace() else c for c in text)
+
+
+class FoldedText:
+    """A string in matching form with a map back to the original offsets.
+
+    ``starts[i]``/``ends[i]`` give the original span of folded character ``i``.
+    For ASCII text without line-end hyphenation the map is the identity and is
+    not materialised (``starts is None``), which keeps large plain documents
+    cheap.
+    """
+
+    __slots__ = ("ends", "original", "starts", "text")
+
+    def __init__(self, original: str) -> None:
+        self.original = original
+        self.starts: array[int] | None = None
+        self.ends: array[int] | None = None
+        if original.isascii() and _SPECIAL.search(original) is None:
+            self.text = original.translate(_ASCII_TABLE)
+            return
+        pieces: list[str] = []
+        starts: array[int] = array("q")
+        ends: array[int] = array("q")
+        pos = 0
+        for match in _SPECIAL.finditer(original):
+            begin, stop = match.span()
+            if begin > pos:
+                pieces.append(original[pos:begin].translate(_ASCII_TABLE))
+                starts.extend(range(pos, begin))
+                ends.extend(range(pos + 1, begin + 1))
+            if stop - begin == 1:
+                folded = fold_char(original[begin])
+                if folded:
+                    pieces.append(folded)
+                    starts.extend([begin] * len(folded))
+                    ends.extend([stop] * len(folded))
+            # else: a hyphen + line break, dropped so the word reads joined.
+            pos = stop
+        if pos < len(original):
+            pieces.append(original[pos:].translate(_ASCII_TABLE))
+            starts.extend(range(pos, len(original)))
+            ends.extend(range(pos + 1, len(original) + 1))
+        self.text = "".join(pieces)
+        self.starts = starts
+        self.ends = ends
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a non-empty folded span ``[start, end)`` to the original text."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        return self.starts[start], self.ends[end - 1]

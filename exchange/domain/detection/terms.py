@@ -1,0 +1,888 @@
+"""Matching of declared terms (customer names, trade-secret phrases).
+
+Declared terms carry the load of detection, so they must match in every form
+a real document spells them, and nowhere else.
+
+How a term is matched (all on the :class:`~.normalise.FoldedText` form, so case,
+diacritics, ligatures, dashes, apostrophes and hyphenation across a line end
+are already folded away):
+
+* Words of the term may be separated by any run of whitespace (including line
+  breaks) with at most two of ``. , / ' -`` between them, or by nothing at
+  all: ``Kestrel\\n  Dynamics``, ``Kestrel-Dynamics``, ``kestreldynamics.de``.
+* German/Nordic transliteration both ways for letters that were written with an
+  umlaut or as its expansion in the declared term: ``Müller`` and ``Mueller``
+  both match ``Müller``, ``Mueller``, ``Muller``. (A term declared as plain
+  ``Muller`` cannot know it was an umlaut and does not match ``Mueller``.)
+* Customer names: the declared legal suffix is optional and any known legal
+  suffix may follow (``GmbH``, ``Co., Ltd.``, ``K.K.``, ``S.r.l.``/``SRL``…);
+  the match covers the suffix when it is there.
+* Possessives need no rule: the match ends at a word boundary, so
+  ``Kestrel Dynamics'`` and ``Kestrel Dynamics's`` match the name itself.
+* Trade-secret phrases ending in a word also match its plural (``…diffusions``).
+* Every match starts and ends at a word boundary, so ``Kestrelwood`` never
+  matches ``Kestrel``.
+* Short names: the first word of a multi-word customer name also matches on
+  its own when it is *distinctive* — alphabetic, at least 4 letters, not an
+  English stop word and not a generic company-name word (``Dynamics``,
+  ``Systems``, ``International``…) — and only where the document writes it
+  capitalised (``Kestrel`` but not ``a kestrel hovered``). Short-name matches
+  score 0.9 rather than 1.0, and a policy can switch them off.
+
+Safety: all patterns here are generated, never user-written, and run on RE2
+(linear time); term counts and lengths are capped by the policy loader.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import re2
+
+from exchange.domain.detection.normalise import FoldedText, expand_umlauts, fold
+
+CUSTOMER = "CUSTOMER"
+TRADE_SECRET = "TRADE_SECRET"  # noqa: S105  (an entity type name, not a password)
+
+#: Legal-form suffixes, written as their words; punctuation between and after
+#: the words is free (``S.r.l.`` = ``s r l`` = ``SRL``).
+LEGAL_SUFFIXES: tuple[str, ...] = (
+    # German-speaking
+    "gmbh & co kg",
+    "gmbh & co kgaa",
+    "gmbh",
+    "mbh",
+    "ag",
+    "kg",
+    "kgaa",
+    "ohg",
+    "ug",
+    "e k",
+    "ev",
+    "se",
+    # English-speaking
+    "ltd",
+    "limited",
+    "plc",
+    "llc",
+    "llp",
+    "lp",
+    "pllc",
+    "inc",
+    "incorporated",
+    "corp",
+    "corporation",
+    "co",
+    "company",
+    "co ltd",
+    "co inc",
+    "pty ltd",
+    "pte ltd",
+    "pvt ltd",
+    "private limited",
+    "pty",
+    "pte",
+    # Romance languages
+    "sa",
+    "sas",
+    "sasu",
+    "sarl",
+    "sca",
+    "snc",
+    "srl",
+    "spa",
+    "sl",
+    "slu",
+    "ltda",
+    "lda",
+    "sa de cv",
+    "sapi de cv",
+    "sagl",
+    "cia",
+    # Benelux, Nordic
+    "bv",
+    "nv",
+    "nv sa",
+    "vof",
+    "ab",
+    "as",
+    "asa",
+    "aps",
+    "oy",
+    "oyj",
+    "hf",
+    "ehf",
+    # Central/Eastern Europe
+    "sp z oo",
+    "sro",
+    "doo",
+    "zrt",
+    "kft",
+    "nyrt",
+    "ooo",
+    "zao",
+    "oao",
+    "pjsc",
+    "jsc",
+    # Asia
+    "kk",
+    "kabushiki kaisha",
+    "gk",
+    "godo kaisha",
+    "yk",
+    "sdn bhd",
+    "bhd",
+    "tbk",
+    "pt",
+)
+
+#: Words too generic to stand alone as a customer's short name.
+GENERIC_NAME_WORDS = frozenset(
+    [
+        "acoustics",
+        "advanced",
+        "aerospace",
+        "agency",
+        "alliance",
+        "allied",
+        "american",
+        "applied",
+        "associated",
+        "associates",
+        "atlantic",
+        "automation",
+        "automotive",
+        "bank",
+        "best",
+        "big",
+        "british",
+        "business",
+        "capital",
+        "central",
+        "chemical",
+        "chemicals",
+        "china",
+        "city",
+        "coast",
+        "commercial",
+        "communications",
+        "components",
+        "computer",
+        "consolidated",
+        "consulting",
+        "continental",
+        "control",
+        "controls",
+        "corporate",
+        "creative",
+        "data",
+        "design",
+        "designs",
+        "development",
+        "devices",
+        "digital",
+        "direct",
+        "dynamics",
+        "eastern",
+        "electric",
+        "electrical",
+        "electronics",
+        "energy",
+        "engineering",
+        "enterprise",
+        "enterprises",
+        "equipment",
+        "euro",
+        "europe",
+        "european",
+        "export",
+        "express",
+        "federal",
+        "financial",
+        "first",
+        "fluid",
+        "foods",
+        "general",
+        "german",
+        "global",
+        "golden",
+        "good",
+        "great",
+        "green",
+        "group",
+        "groups",
+        "health",
+        "holding",
+        "holdings",
+        "home",
+        "imperial",
+        "import",
+        "industrial",
+        "industries",
+        "information",
+        "instruments",
+        "integrated",
+        "intelligent",
+        "international",
+        "investment",
+        "investments",
+        "japan",
+        "laboratories",
+        "labs",
+        "logistics",
+        "machine",
+        "machinery",
+        "magnet",
+        "magnetics",
+        "magnets",
+        "management",
+        "manufacturing",
+        "marine",
+        "materials",
+        "media",
+        "medical",
+        "metal",
+        "metals",
+        "micro",
+        "mining",
+        "mobile",
+        "modern",
+        "motor",
+        "motors",
+        "mutual",
+        "national",
+        "network",
+        "networks",
+        "new",
+        "north",
+        "northern",
+        "nuclear",
+        "ocean",
+        "optical",
+        "optics",
+        "pacific",
+        "partners",
+        "power",
+        "precision",
+        "premier",
+        "pro",
+        "products",
+        "professional",
+        "quality",
+        "research",
+        "resources",
+        "robotics",
+        "royal",
+        "safety",
+        "science",
+        "sciences",
+        "security",
+        "semiconductor",
+        "service",
+        "services",
+        "smart",
+        "software",
+        "solar",
+        "solutions",
+        "southern",
+        "standard",
+        "steel",
+        "strategic",
+        "supply",
+        "synergy",
+        "systems",
+        "tech",
+        "technical",
+        "technologies",
+        "technology",
+        "trade",
+        "trading",
+        "trans",
+        "transport",
+        "union",
+        "united",
+        "universal",
+        "ventures",
+        "western",
+        "world",
+        "worldwide",
+    ]
+)
+
+#: Score of a declared full-name match and of a short-name match.
+DECLARED_SCORE = 1.0
+SHORT_NAME_SCORE = 0.9
+
+_TOKEN = re.compile(r"[^\W_]+")
+#: Between the words of a term: whitespace (any amount, line breaks included)
+#: with at most two punctuation marks, or nothing.
+_SEP = r"\s*[.,/'-]{0,2}\s*"
+_AMP_SEP = r"(?:\s*[.,/'-]{0,2}\s*|\s*(?:&|\+|and)\s*)"
+_UMLAUT_PAIR = re.compile(r"([aou])e|(a)a")
+
+
+#: English stop words (spaCy's list, copied so that loading a policy does not
+#: import spaCy, which takes seconds).
+_STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "across",
+        "after",
+        "afterwards",
+        "again",
+        "against",
+        "all",
+        "almost",
+        "alone",
+        "along",
+        "already",
+        "also",
+        "although",
+        "always",
+        "am",
+        "among",
+        "amongst",
+        "amount",
+        "an",
+        "and",
+        "another",
+        "any",
+        "anyhow",
+        "anyone",
+        "anything",
+        "anyway",
+        "anywhere",
+        "are",
+        "around",
+        "as",
+        "at",
+        "back",
+        "be",
+        "became",
+        "because",
+        "become",
+        "becomes",
+        "becoming",
+        "been",
+        "before",
+        "beforehand",
+        "behind",
+        "being",
+        "below",
+        "beside",
+        "besides",
+        "between",
+        "beyond",
+        "both",
+        "bottom",
+        "but",
+        "by",
+        "ca",
+        "call",
+        "can",
+        "cannot",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "done",
+        "down",
+        "due",
+        "during",
+        "each",
+        "eight",
+        "either",
+        "eleven",
+        "else",
+        "elsewhere",
+        "empty",
+        "enough",
+        "even",
+        "ever",
+        "every",
+        "everyone",
+        "everything",
+        "everywhere",
+        "except",
+        "few",
+        "fifteen",
+        "fifty",
+        "first",
+        "five",
+        "for",
+        "former",
+        "formerly",
+        "forty",
+        "four",
+        "from",
+        "front",
+        "full",
+        "further",
+        "get",
+        "give",
+        "go",
+        "had",
+        "has",
+        "have",
+        "he",
+        "hence",
+        "her",
+        "here",
+        "hereafter",
+        "hereby",
+        "herein",
+        "hereupon",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "however",
+        "hundred",
+        "i",
+        "if",
+        "in",
+        "indeed",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "keep",
+        "last",
+        "latter",
+        "latterly",
+        "least",
+        "less",
+        "made",
+        "make",
+        "many",
+        "may",
+        "me",
+        "meanwhile",
+        "might",
+        "mine",
+        "more",
+        "moreover",
+        "most",
+        "mostly",
+        "move",
+        "much",
+        "must",
+        "my",
+        "myself",
+        "name",
+        "namely",
+        "neither",
+        "never",
+        "nevertheless",
+        "next",
+        "nine",
+        "no",
+        "nobody",
+        "none",
+        "noone",
+        "nor",
+        "not",
+        "nothing",
+        "now",
+        "nowhere",
+        "of",
+        "off",
+        "often",
+        "on",
+        "once",
+        "one",
+        "only",
+        "onto",
+        "or",
+        "other",
+        "others",
+        "otherwise",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "part",
+        "per",
+        "perhaps",
+        "please",
+        "put",
+        "quite",
+        "rather",
+        "re",
+        "really",
+        "regarding",
+        "same",
+        "say",
+        "see",
+        "seem",
+        "seemed",
+        "seeming",
+        "seems",
+        "serious",
+        "several",
+        "she",
+        "should",
+        "show",
+        "side",
+        "since",
+        "six",
+        "sixty",
+        "so",
+        "some",
+        "somehow",
+        "someone",
+        "something",
+        "sometime",
+        "sometimes",
+        "somewhere",
+        "still",
+        "such",
+        "take",
+        "ten",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "themselves",
+        "then",
+        "thence",
+        "there",
+        "thereafter",
+        "thereby",
+        "therefore",
+        "therein",
+        "thereupon",
+        "these",
+        "they",
+        "third",
+        "this",
+        "those",
+        "though",
+        "three",
+        "through",
+        "throughout",
+        "thru",
+        "thus",
+        "to",
+        "together",
+        "too",
+        "top",
+        "toward",
+        "towards",
+        "twelve",
+        "twenty",
+        "two",
+        "under",
+        "unless",
+        "until",
+        "up",
+        "upon",
+        "us",
+        "used",
+        "using",
+        "various",
+        "very",
+        "via",
+        "was",
+        "we",
+        "well",
+        "were",
+        "what",
+        "whatever",
+        "when",
+        "whence",
+        "whenever",
+        "where",
+        "whereafter",
+        "whereas",
+        "whereby",
+        "wherein",
+        "whereupon",
+        "wherever",
+        "whether",
+        "which",
+        "while",
+        "whither",
+        "who",
+        "whoever",
+        "whole",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "within",
+        "without",
+        "would",
+        "yet",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+    ]
+)
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(fold(expand_umlauts(text)))
+
+
+def _suffix_token_lists() -> list[list[str]]:
+    return [s.replace("&", " ").split() for s in LEGAL_SUFFIXES]
+
+
+_SUFFIX_TOKENS = _suffix_token_lists()
+_SUFFIX_JOINED = frozenset("".join(toks) for toks in _SUFFIX_TOKENS)
+
+
+def split_legal_suffix(tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split folded tokens into (base name, legal suffix tokens).
+
+    At most two suffixes are stripped (``… GmbH & Co. KG``, ``… Co., Ltd.``),
+    and never when that would leave no distinctive word: a company called
+    ``AG Company`` keeps its name.
+    """
+    base = list(tokens)
+    suffix: list[str] = []
+    for _ in range(2):
+        for width in (4, 3, 2, 1):
+            if len(base) > width and "".join(base[-width:]) in _SUFFIX_JOINED:
+                candidate = base[:-width]
+                if not any(_distinctive(tok, strict=False) for tok in candidate):
+                    return base, suffix
+                suffix = base[-width:] + suffix
+                base = candidate
+                break
+        else:
+            break
+    return base, suffix
+
+
+def _distinctive(token: str, *, strict: bool) -> bool:
+    if token in _STOP_WORDS or token in _SUFFIX_JOINED:
+        return False
+    if strict:
+        return token.isalpha() and len(token) >= 4 and token not in GENERIC_NAME_WORDS
+    return len(token) >= 2
+
+
+def name_key(text: str) -> str:
+    """A spelling-insensitive key for a name: folded, suffix-free, umlaut-collapsed.
+
+    ``Kestrel Dynamics GmbH``, ``KESTREL-DYNAMICS``, ``Kes-\\ntrel Dynamics's`` and
+    ``Müller``/``Mueller``/``Muller`` each share a key. Used to identify keep
+    terms and to give consistent labels.
+    """
+    tokens = _tokens(text)
+    if tokens and tokens[-1] == "s" and len(tokens) > 1:  # possessive "'s"
+        tokens = tokens[:-1]
+    base, _ = split_legal_suffix(tokens)
+    return _UMLAUT_PAIR.sub(lambda m: m.group(1) or m.group(2), "".join(base))
+
+
+def _token_regex(token: str) -> str:
+    # Umlaut expansions in the declared term ("ue", "oe", "ae", "aa") also
+    # match the bare vowel that folding leaves of "ü", "ö", "ä", "å".
+    out: list[str] = []
+    pos = 0
+    for match in _UMLAUT_PAIR.finditer(token):
+        out.append(re2.escape(token[pos : match.start()]))
+        vowel = match.group(1) or match.group(2)
+        tail = "e" if match.group(1) else "a"
+        out.append(f"{vowel}(?:{tail})?")
+        pos = match.end()
+    out.append(re2.escape(token[pos:]))
+    return "".join(out)
+
+
+def _body_regex(term: str, tokens: Sequence[str]) -> str:
+    # Join with an "&"-tolerant separator where the declared term had "&"/"+".
+    folded = fold(expand_umlauts(term))
+    parts: list[str] = []
+    cursor = 0
+    for index, token in enumerate(tokens):
+        at = folded.find(token, cursor)
+        if index:
+            between = folded[cursor:at] if at >= 0 else ""
+            parts.append(_AMP_SEP if ("&" in between or "+" in between) else _SEP)
+        parts.append(_token_regex(token))
+        cursor = at + len(token) if at >= 0 else cursor
+    return "".join(parts)
+
+
+def _suffix_regex() -> str:
+    alternatives = {_SEP.join(re2.escape(t) for t in toks) for toks in _SUFFIX_TOKENS}
+    # Short abbreviations are also written letter by letter with dots or a
+    # slash: "S.r.l.", "K.K.", "B. V.", "A/S" (a mark is required between letters,
+    # or "a g" in running text would read as "AG").
+    alternatives |= {
+        r"(?:[./]\s?)?".join(toks[0]) for toks in _SUFFIX_TOKENS if len(toks) == 1 and 2 <= len(toks[0]) <= 4
+    }
+    return "(?:" + "|".join(sorted(alternatives, key=len, reverse=True)) + ")"
+
+
+_SUFFIX_RE = _suffix_regex()
+_OPTIONAL_SUFFIXES = rf"(?:\s*,?\s*{_SUFFIX_RE}\b\.?){{0,2}}"
+
+
+def _edge(token: str, *, start: bool) -> str:
+    # RE2's \b is ASCII-only; a term that begins or ends with a non-ASCII
+    # letter (CJK, Cyrillic) gets no boundary on that side rather than never
+    # matching.
+    char = token[0] if start else token[-1]
+    return r"\b" if char.isascii() and char.isalnum() else ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredTerm:
+    entity_type: str
+    #: the term exactly as declared in the policy
+    term: str
+    #: "full" for the declared name (any variant), "short name" for the alias
+    form: str
+    #: the name itself, with its word-boundary edges
+    body: str
+    #: whether legal suffixes may follow (customers' full names)
+    suffixable: bool = False
+
+    @property
+    def pattern(self) -> str:
+        return self.body + (_OPTIONAL_SUFFIXES if self.suffixable else "")
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    entity_type: str
+    term: str
+    form: str
+    start: int
+    end: int
+    score: float
+
+
+def build_terms(
+    customers: Iterable[str], trade_secrets: Iterable[str], *, short_names: bool = True
+) -> list[DeclaredTerm]:
+    """Generate the match patterns for every declared term (and short name)."""
+    out: list[DeclaredTerm] = []
+    for customer in customers:
+        tokens = _tokens(customer)
+        if not tokens:
+            continue
+        base, _ = split_legal_suffix(tokens)
+        body = _edge(base[0], start=True) + _body_regex(customer, base) + _edge(base[-1], start=False)
+        out.append(DeclaredTerm(CUSTOMER, customer, "full", body, suffixable=True))
+        if short_names and len(base) >= 2 and _distinctive(base[0], strict=True):
+            out.append(DeclaredTerm(CUSTOMER, customer, "short name", rf"\b{_token_regex(base[0])}\b"))
+    for secret in trade_secrets:
+        tokens = _tokens(secret)
+        if not tokens:
+            continue
+        body = _body_regex(secret, tokens)
+        plural = "(?:e?s)?" if tokens[-1].isalpha() and len(tokens[-1]) >= 3 else ""
+        pattern = _edge(tokens[0], start=True) + body + plural + _edge(tokens[-1], start=False)
+        out.append(DeclaredTerm(TRADE_SECRET, secret, "full", pattern))
+    return out
+
+
+def _options(*, longest: bool) -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False
+    options.longest_match = longest
+    # Generous but bounded: thousands of declared names compile well within it.
+    options.max_mem = 256 << 20
+    return options
+
+
+def _match_key(text: str) -> str:
+    return name_key(text)
+
+
+class _Group:
+    """One (entity type, form) group: a combined regex and a key index."""
+
+    def __init__(self, entity_type: str, form: str, members: Sequence[DeclaredTerm]) -> None:
+        self.entity_type = entity_type
+        self.form = form
+        self.members = list(members)
+        # Legal suffixes are shared: appended once after the alternation of
+        # names, or thousands of customers would repeat the suffix block.
+        names = "|".join(f"(?:{m.body})" for m in members)
+        tail = _OPTIONAL_SUFFIXES if any(m.suffixable for m in members) else ""
+        self.regex = re2.compile(f"(?:{names}){tail}", options=_options(longest=True))
+        self.by_key: dict[str, list[DeclaredTerm]] = {}
+        for member in members:
+            self.by_key.setdefault(_match_key(member.term), []).append(member)
+            if form == "short name":
+                self.by_key.setdefault(_match_key(_tokens(member.term)[0]), []).append(member)
+        self._single: dict[int, Any] = {}
+
+    def identify(self, matched: str) -> list[DeclaredTerm]:
+        """Which declared term(s) a matched text is a form of."""
+        key = _match_key(matched)
+        found = self.by_key.get(key)
+        if found is None and key.endswith("s"):  # plural of a trade-secret phrase
+            found = self.by_key.get(key[:-1]) or self.by_key.get(key[:-2])
+        if found:
+            return found[:1] if _same_key(found) else list(found)
+        # Rare forms ("&" written "and"): test the members one by one.
+        for index, member in enumerate(self.members):
+            compiled = self._single.get(index)
+            if compiled is None:
+                compiled = self._single[index] = re2.compile(member.pattern, options=_options(longest=True))
+            if compiled.fullmatch(matched) is not None:
+                return [member]
+        return self.members[:1]  # unreachable in practice; never drop a match
+
+
+class TermMatcher:
+    """Find every declared term in a text; one RE2 pass per entity type and form.
+
+    Within one (type, form) group the leftmost-longest match wins, so a short
+    name inside a full name, or ``Acme`` inside ``Acme Holdings``, yields one
+    finding. Different types are matched independently: a phrase that is both a
+    customer and a trade secret yields both findings.
+    """
+
+    def __init__(self, terms: Sequence[DeclaredTerm]) -> None:
+        grouped: dict[tuple[str, str], list[DeclaredTerm]] = {}
+        for term in terms:
+            grouped.setdefault((term.entity_type, term.form), []).append(term)
+        self._groups = [_Group(etype, form, members) for (etype, form), members in grouped.items()]
+
+    def find(self, text: str | FoldedText) -> list[TermHit]:
+        folded = text if isinstance(text, FoldedText) else FoldedText(text)
+        hits: list[TermHit] = []
+        for group in self._groups:
+            for match in group.regex.finditer(folded.text):
+                f_start, f_end = match.span()
+                if f_end <= f_start:
+                    continue
+                start, end = folded.to_original(f_start, f_end)
+                if group.form == "short name" and not folded.original[start].isupper():
+                    # "Kestrel" the customer, not "a kestrel hovered".
+                    continue
+                score = SHORT_NAME_SCORE if group.form == "short name" else DECLARED_SCORE
+                for term in group.identify(match.group()):
+                    hits.append(TermHit(group.entity_type, term.term, group.form, start, end, score))
+        return hits
+
+
+def _same_key(terms: Sequence[DeclaredTerm]) -> bool:
+    # "Kestrel Dynamics GmbH" and "Kestrel Dynamics AG" declared separately are
+    # one customer for labelling purposes; report the first declared.
+    return len({name_key(t.term) for t in terms}) == 1

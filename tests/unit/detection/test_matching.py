@@ -1,0 +1,152 @@
+"""Declared-term matching: every variant form, and nothing on decoys."""
+
+from __future__ import annotations
+
+import pytest
+
+from exchange.domain.detection.terms import TermMatcher, build_terms, name_key, split_legal_suffix
+
+CUSTOMERS = [
+    "Kestrel Dynamics GmbH",
+    "Oakridge Acoustics Ltd",
+    "Müller Magnet AG",
+    "Shenzhen Rare Earth Co., Ltd.",
+]
+SECRETS = ["grain boundary diffusion", "N52SH-X"]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> TermMatcher:
+    return TermMatcher(build_terms(CUSTOMERS, SECRETS))
+
+
+def spans(matcher: TermMatcher, text: str, etype: str | None = None) -> list[str]:
+    return [text[h.start : h.end] for h in matcher.find(text) if etype is None or h.entity_type == etype]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Order from KESTREL DYNAMICS today", "KESTREL DYNAMICS"),
+        ("Order from kestrel dynamics today", "kestrel dynamics"),
+        ("Order from Kestrel\n   Dynamics today", "Kestrel\n   Dynamics"),
+        ("Order from Kes-\ntrel Dynamics GmbH today", "Kes-\ntrel Dynamics GmbH"),
+        ("Order from Kestrel Dynam-\n  ics GmbH today", "Kestrel Dynam-\n  ics GmbH"),
+        ("Kestrel Dynamics' plant", "Kestrel Dynamics"),
+        ("Kestrel Dynamics's plant", "Kestrel Dynamics"),
+        ("Kestrel Dynamics GmbH’s plant", "Kestrel Dynamics GmbH"),
+        ("Kestrel Dynamics AG signed", "Kestrel Dynamics AG"),
+        ("Kestrel-Dynamics signed", "Kestrel-Dynamics"),
+        ("write to sales@kestreldynamics.de", "kestreldynamics"),
+        ("Kestrel\u00a0Dynamics signed", "Kestrel\u00a0Dynamics"),
+        ("Müller Magnet AG signed", "Müller Magnet AG"),
+        ("Muller Magnet signed", "Muller Magnet"),
+        ("Mueller Magnet signed", "Mueller Magnet"),
+        ("MUELLER MAGNET signed", "MUELLER MAGNET"),
+        ("Mu\u0308ller Magnet signed", "Mu\u0308ller Magnet"),
+        ("Shenzhen Rare Earth Co., Ltd. signed", "Shenzhen Rare Earth Co., Ltd."),
+        ("Shenzhen Rare Earth Co. Ltd signed", "Shenzhen Rare Earth Co. Ltd"),
+        ("Shenzhen Rare Earth K.K. signed", "Shenzhen Rare Earth K.K."),
+        ("Shenzhen Rare Earth S.r.l. signed", "Shenzhen Rare Earth S.r.l."),
+        ("Shenzhen Rare Earth SRL signed", "Shenzhen Rare Earth SRL"),
+        ("Oakridge Acoustics, Ltd. signed", "Oakridge Acoustics, Ltd."),
+    ],
+)
+def test_customer_variants(matcher: TermMatcher, text: str, expected: str) -> None:
+    hits = [h for h in matcher.find(text) if h.form == "full"]
+    assert [text[h.start : h.end] for h in hits] == [expected]
+    assert all(h.entity_type == "CUSTOMER" and h.score == 1.0 for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("uses grain boundary diffusion.", "grain boundary diffusion"),
+        ("uses GRAIN BOUNDARY DIFFUSION.", "GRAIN BOUNDARY DIFFUSION"),
+        ("uses Grain-Boundary Diffusion.", "Grain-Boundary Diffusion"),
+        ("uses grain boundary\ndiffusion.", "grain boundary\ndiffusion"),
+        ("uses grain bound-\nary diffusion.", "grain bound-\nary diffusion"),
+        ("two grain boundary diffusions.", "grain boundary diffusions"),
+        ("grade N52SH-X only", "N52SH-X"),
+        ("grade N52SH\u2013X only", "N52SH\u2013X"),
+        ("grade n52shx only", "n52shx"),
+        ("grade N52SH X only", "N52SH X"),
+        ("grade N52-\nSH-X only", "N52-\nSH-X"),
+    ],
+)
+def test_trade_secret_variants(matcher: TermMatcher, text: str, expected: str) -> None:
+    assert spans(matcher, text, "TRADE_SECRET") == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Kestrelwood Estate",
+        "a kestrel hovered over the field",
+        "Dynamics and Acoustics are generic words",
+        "thermodynamics",
+        "Oakridges",
+        "Müllerstraße 4",
+        "Muellerhof",
+        "grain boundary only",
+        "boundary diffusion only",
+        "N52SH",
+        "N52SH-XL",
+        "N52SHXL",
+        "Magnetic",
+        "Rare Earth",
+        "Co., Ltd.",
+    ],
+)
+def test_decoys_never_match(matcher: TermMatcher, text: str) -> None:
+    assert spans(matcher, text) == []
+
+
+def test_short_name_rule(matcher: TermMatcher) -> None:
+    text = "Kestrel confirmed. KESTREL too. a kestrel flew. Oakridge agreed."
+    hits = [(text[h.start : h.end], h.form, h.score) for h in matcher.find(text)]
+    assert ("Kestrel", "short name", 0.9) in hits
+    assert ("KESTREL", "short name", 0.9) in hits
+    assert ("Oakridge", "short name", 0.9) in hits
+    assert all(t != "kestrel" for t, _, _ in hits)
+
+
+def test_generic_first_word_is_not_a_short_name() -> None:
+    m = TermMatcher(build_terms(["Advanced Magnet Systems Ltd", "Dynamics Holdings"], []))
+    assert m.find("Advanced materials. Dynamics is a subject.") == []
+
+
+def test_short_names_can_be_switched_off() -> None:
+    m = TermMatcher(build_terms(["Kestrel Dynamics GmbH"], [], short_names=False))
+    assert m.find("Kestrel confirmed.") == []
+
+
+def test_offsets_index_original_text(matcher: TermMatcher) -> None:
+    text = "Ünïcödé ﬁrst: Straße. Müller Magnet AG and Kes-\ntrel Dynamics."
+    for hit in matcher.find(text):
+        assert text[hit.start : hit.end] in {
+            "Müller Magnet AG",
+            "Kes-\ntrel Dynamics",
+            "Müller",
+            "Kes-\ntrel",
+        }
+
+
+def test_name_key_and_suffixes() -> None:
+    assert (
+        name_key("Kestrel Dynamics GmbH") == name_key("KESTREL-DYNAMICS's") == name_key("Kes-\ntrel Dynamics")
+    )
+    assert name_key("Müller Magnet") == name_key("Mueller Magnet AG") == name_key("Muller Magnet")
+    assert split_legal_suffix(["acme", "co", "ltd"]) == (["acme"], ["co", "ltd"])
+    # A name that is nothing but suffix-like words keeps its words.
+    assert split_legal_suffix(["ag", "co"])[0] == ["ag", "co"]
+
+
+def test_many_terms_compile_and_match() -> None:
+    customers = [f"Customer{i:04d} Werke GmbH" for i in range(2000)]
+    m = TermMatcher(build_terms(customers, []))
+    hits = m.find("We sold to CUSTOMER1234 WERKE and Customer0007 Werke AG.")
+    assert sorted(h.term for h in hits if h.form == "full") == [
+        "Customer0007 Werke GmbH",
+        "Customer1234 Werke GmbH",
+    ]
