@@ -1,0 +1,624 @@
+"""Applying redactions to one page: glyph removal, boxes, image repainting.
+
+Invariants:
+
+* A removed glyph is replaced, inside its own ``TJ`` array, by a kerning
+  number equal to its exact advance, so every glyph after it keeps its
+  position; ``Tj``, ``'`` and ``"`` become ``TJ`` (plus ``T*``/``Tw``/``Tc``
+  where those operators implied them). No other instruction is touched.
+* Glyphs are removed from page-private copies of Form XObjects and images;
+  objects shared with other pages are never modified.
+* A glyph that is partly inside a span is removed whole (ligatures).
+* Text hidden under an opaque rectangle drawn after it, or placed outside the
+  visible page, is removed; when it matched no finding it is reported as
+  suspicious (``hidden_text_unmatched``) — it is never left in place, because
+  hidden text under a box is the classic failed redaction.
+* Image pixels under a redaction box are painted black in the image data
+  itself; an image that cannot be decoded and repainted fails the page.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pikepdf
+from PIL import Image, ImageDraw
+
+from exchange.domain.detection.findings import Redaction, merge_redactions
+from exchange.domain.errors import UnsupportedFile
+from exchange.domain.redaction.pdf import _std14
+from exchange.domain.redaction.pdf.fonts import bisect_offsets, std14_widths
+from exchange.domain.redaction.pdf.limits import PdfLimits, check_stream_size, stream_filters
+from exchange.domain.redaction.pdf.textmodel import Box, ImagePlacement, Matrix, PageModel, Run, StreamContext
+
+Finder = Callable[[str], Sequence[Redaction]]
+_BOX_PAD = 0.4
+_LABEL_FONT_NAME = "/RedactionLabel"
+DEFAULT_STRING_LABEL = "[REDACTED]"
+
+
+@dataclass(slots=True)
+class PageOutcome:
+    page: int
+    counts: Counter[str] = field(default_factory=Counter)
+    glyphs_removed: int = 0
+    hidden_matched: int = 0
+    hidden_unmatched: int = 0
+    offpage_removed: int = 0
+    images_repainted: int = 0
+    boxes: list[tuple[Box, str | None]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    marked_content_redacted: int = 0
+
+
+def redact_string(text: str, find: Finder) -> tuple[str, Counter[str]]:
+    """Redact a text string (bookmark title, annotation contents, /Alt ...)."""
+    counts: Counter[str] = Counter()
+    if not text.strip():
+        return text, counts
+    spans = merge_redactions(r for r in find(text) if 0 <= r.start < r.end <= len(text))
+    if not spans:
+        return text, counts
+    out: list[str] = []
+    pos = 0
+    for span in spans:
+        out.append(text[pos : span.start])
+        out.append(span.replacement or DEFAULT_STRING_LABEL)
+        counts[span.entity_type] += 1
+        pos = span.end
+    out.append(text[pos:])
+    return "".join(out), counts
+
+
+# -- mapping spans to glyphs ---------------------------------------------------
+def _glyphs_for(run: Run, lo: int, hi: int) -> range | set[int]:
+    """Glyph indices of ``run`` covering characters [lo, hi) of the run's text."""
+    if run.char_glyph is None:
+        return range(lo, hi)
+    return set(run.char_glyph[lo:hi])
+
+
+def map_spans(model: PageModel, spans: Sequence[Redaction]) -> dict[Run, set[int]]:
+    removed: dict[Run, set[int]] = {}
+    starts = model.run_starts
+    runs = model.text_runs
+    for span in spans:
+        k = max(bisect_offsets(starts, span.start), 0)
+        while k < len(runs) and runs[k].text_start < span.end:
+            run = runs[k]
+            lo = max(span.start, run.text_start) - run.text_start
+            hi = min(span.end, run.text_start + len(run.text)) - run.text_start
+            if hi > lo:
+                removed.setdefault(run, set()).update(_glyphs_for(run, lo, hi))
+            k += 1
+    return removed
+
+
+def _inside(pt: tuple[float, float], box: Box, tol: float = 0.0) -> bool:
+    return box[0] - tol <= pt[0] <= box[2] + tol and box[1] - tol <= pt[1] <= box[3] + tol
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def hidden_glyphs(model: PageModel) -> tuple[dict[Run, set[int]], dict[Run, set[int]]]:
+    """Glyphs under a later opaque rectangle or image, and glyphs outside the visible page."""
+    under: dict[Run, set[int]] = {}
+    offpage: dict[Run, set[int]] = {}
+    rects = model.rects
+    crop = model.crop
+    for run in model.runs:
+        n = len(run.codes)
+        if not n:
+            continue
+        run_box = run.glyph_box(0, n - 1)
+        if not _overlaps(run_box, crop) or not (
+            crop[0] <= run_box[0]
+            and run_box[2] <= crop[2]
+            and crop[1] <= run_box[1]
+            and run_box[3] <= crop[3]
+        ):
+            for i in range(n):
+                if not _inside(run.center(i), crop, 1.0):
+                    offpage.setdefault(run, set()).add(i)
+        covers = [(o, r) for o, r in rects]
+        # A page-sized scan over an invisible OCR layer is the normal OCR layout, not hiding.
+        covers += [(o, r) for o, r, large in model.image_covers if not (large and run.mode in (3, 7))]
+        for order, rect in covers:
+            if order <= run.order or not _overlaps(run_box, rect):
+                continue
+            for i in range(n):
+                if _inside(run.center(i), rect):
+                    under.setdefault(run, set()).add(i)
+    return under, offpage
+
+
+def _groups(indices: set[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for i in sorted(indices):
+        if out and out[-1][1] == i - 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
+
+
+def _merge_boxes(boxes: list[Box]) -> list[Box]:
+    boxes = sorted(boxes, key=lambda b: (round(b[1], 1), b[0]))
+    merged: list[Box] = []
+    for box in boxes:
+        for k, other in enumerate(merged):
+            h = min(box[3] - box[1], other[3] - other[1])
+            vover = min(box[3], other[3]) - max(box[1], other[1])
+            gap = max(box[0] - other[2], other[0] - box[0] - (box[2] - box[0]), 0.0)
+            if h > 0 and vover > 0.6 * h and gap < 0.35 * h:
+                merged[k] = (
+                    min(box[0], other[0]),
+                    min(box[1], other[1]),
+                    max(box[2], other[2]),
+                    max(box[3], other[3]),
+                )
+                break
+        else:
+            merged.append(box)
+    return merged
+
+
+def plan_page(model: PageModel, find: Finder, outcome: PageOutcome) -> None:
+    """Decide which glyphs go and where boxes are drawn; records into contexts."""
+    if model.unmappable:
+        reasons = sorted(set(model.problems))
+        outcome.failures.append(
+            f"{model.unmappable} glyph(s) cannot be mapped to text ({'; '.join(reasons[:3])})"
+        )
+        return
+    text = model.text
+    spans: list[Redaction] = []
+    if text.strip():
+        spans = merge_redactions(r for r in find(text) if 0 <= r.start < r.end <= len(text))
+    for span in spans:
+        outcome.counts[span.entity_type] += 1
+    removed = map_spans(model, spans)
+    under, offpage = hidden_glyphs(model)
+    nobox: dict[Run, set[int]] = {}
+    for run, idx in under.items():
+        matched = idx & removed.get(run, set())
+        outcome.hidden_matched += len(matched)
+        unmatched = idx - matched
+        if unmatched:
+            outcome.hidden_unmatched += len(unmatched)
+            removed.setdefault(run, set()).update(unmatched)
+            nobox.setdefault(run, set()).update(unmatched)
+    for run, idx in offpage.items():
+        extra = idx - removed.get(run, set())
+        if extra:
+            outcome.offpage_removed += len(extra)
+            removed.setdefault(run, set()).update(extra)
+            nobox.setdefault(run, set()).update(extra)
+    # Record removals in the stream contexts (shared by every use of a form on this page).
+    for run, idx in removed.items():
+        if not idx:
+            continue
+        if run.tfs_th == 0 or not math.isfinite(run.tfs_th):
+            outcome.failures.append("text to remove is drawn with a zero font size or scale")
+            continue
+        if not run.font.widths_exact:
+            outcome.failures.append(
+                f"a {run.font.kind} font has no reliable widths; cannot remove glyphs in place"
+            )
+            continue
+        if run.ctx.inconsistent:
+            outcome.failures.append("a form XObject shows the same text with different text states")
+            continue
+        run.ctx.removed.setdefault((run.instr, run.elem), set()).update(idx)
+    if outcome.failures:
+        return
+    # Boxes: every placement of a removed glyph, except hidden text that was already covered.
+    raw_boxes: list[Box] = []
+    for run in model.runs:
+        gone = run.ctx.removed.get((run.instr, run.elem))
+        if not gone:
+            continue
+        own_nobox = nobox.get(run, set())
+        visible = {i for i in gone if i < len(run.codes) and i not in own_nobox}
+        for i, j in _groups(visible):
+            raw_boxes.append(run.glyph_box(i, j))
+        outcome.glyphs_removed += len(gone)
+    merged = _merge_boxes(raw_boxes)
+    labels: list[str | None] = [None] * len(merged)
+    for span in spans:
+        if span.replacement is None:
+            continue
+        for run, idx in map_spans(model, [span]).items():
+            if not idx:
+                continue
+            cx, cy = run.center(min(idx))
+            for k, box in enumerate(merged):
+                if labels[k] is None and _inside((cx, cy), box, 0.5):
+                    labels[k] = span.replacement
+                    break
+            break
+    outcome.boxes = [
+        ((b[0] - _BOX_PAD, b[1] - _BOX_PAD, b[2] + _BOX_PAD, b[3] + _BOX_PAD), lab)
+        for b, lab in zip(merged, labels, strict=True)
+    ]
+
+
+# -- rewriting content streams ----------------------------------------------
+def _number(value: float) -> Decimal:
+    return Decimal(f"{value:.4f}")
+
+
+def _cut(run: Run, data: bytes, removed: set[int]) -> list[Any]:
+    items: list[Any] = []
+    buf = bytearray()
+    pending = 0.0
+    offsets = run.offsets
+    xs = run.xs
+    for i in range(len(run.codes)):
+        if i in removed:
+            if buf:
+                items.append(pikepdf.String(bytes(buf)))
+                buf.clear()
+            pending += xs[i + 1] - xs[i]
+            continue
+        if pending:
+            items.append(_number(-pending * 1000.0 / run.tfs_th))
+            pending = 0.0
+        if offsets is None:
+            buf.append(data[i])
+        else:
+            buf += data[offsets[i] : offsets[i + 1]]
+    if buf:
+        items.append(pikepdf.String(bytes(buf)))
+    if pending:
+        items.append(_number(-pending * 1000.0 / run.tfs_th))
+    return items
+
+
+def _instr(operands: list[Any], op: str) -> pikepdf.ContentStreamInstruction:
+    return pikepdf.ContentStreamInstruction(operands, pikepdf.Operator(op))
+
+
+def _rewrite_show(ctx: StreamContext, ins: Any, idx: int, rem: dict[int, set[int]]) -> list[Any]:
+    op = str(ins.operator)
+    if op == "TJ":
+        items: list[Any] = []
+        for elem, item in enumerate(ins.operands[0]):
+            if isinstance(item, pikepdf.String) and elem in rem:
+                items.extend(_cut(ctx.proto[(idx, elem)], bytes(item), rem[elem]))
+            else:
+                items.append(item)
+        return [_instr([pikepdf.Array(items)], "TJ")]
+    data = bytes(ins.operands[-1])
+    tj = _instr([pikepdf.Array(_cut(ctx.proto[(idx, -1)], data, rem[-1]))], "TJ")
+    if op == "'":
+        return [_instr([], "T*"), tj]
+    if op == '"':
+        return [_instr([ins.operands[0]], "Tw"), _instr([ins.operands[1]], "Tc"), _instr([], "T*"), tj]
+    return [tj]
+
+
+def rewritten_instructions(ctx: StreamContext) -> list[Any]:
+    by_instr: dict[int, dict[int, set[int]]] = {}
+    for (idx, elem), glyphs in ctx.removed.items():
+        by_instr.setdefault(idx, {})[elem] = glyphs
+    out: list[Any] = []
+    for idx, ins in enumerate(ctx.instructions):
+        if idx in ctx.drop:
+            continue
+        rep = ctx.replace.get(idx)
+        if rep is not None:
+            out.extend(rep)
+            continue
+        rem = by_instr.get(idx)
+        if rem is None:
+            out.append(ins)
+        else:
+            out.extend(_rewrite_show(ctx, ins, idx, rem))
+    return out
+
+
+def flate_stream(pdf: pikepdf.Pdf, data: bytes, **keys: Any) -> pikepdf.Stream:
+    stream = pdf.make_stream(zlib.compress(data, 6))
+    stream.Filter = pikepdf.Name.FlateDecode
+    for k, v in keys.items():
+        stream[f"/{k}"] = v
+    return stream
+
+
+_FORM_KEYS_DROPPED = {
+    "/Length",
+    "/Filter",
+    "/DecodeParms",
+    "/Resources",
+    "/Metadata",
+    "/PieceInfo",
+    "/OC",
+    "/LastModified",
+}
+
+
+def _copy_resources(res: Any, xobjects: dict[str, pikepdf.Object]) -> pikepdf.Dictionary:
+    if isinstance(res, pikepdf.Stream):
+        raise UnsupportedFile("the PDF's page resources are damaged")
+    new = (
+        pikepdf.Dictionary(dict(res.items())) if isinstance(res, pikepdf.Dictionary) else pikepdf.Dictionary()
+    )
+    if xobjects:
+        old = new.get("/XObject")
+        xo = (
+            pikepdf.Dictionary(dict(old.items()))
+            if isinstance(old, pikepdf.Dictionary)
+            else pikepdf.Dictionary()
+        )
+        for name, obj in xobjects.items():
+            xo[name] = obj
+        new.XObject = xo
+    return new
+
+
+def materialise(
+    pdf: pikepdf.Pdf, ctx: StreamContext, built: dict[Any, pikepdf.Object | None]
+) -> pikepdf.Object | None:
+    """A page-private replacement for the form ``ctx`` (None when unchanged)."""
+    if ctx.key in built:
+        return built[ctx.key]
+    updates: dict[str, pikepdf.Object] = {}
+    for name, child in ctx.children.items():
+        new_child = materialise(pdf, child, built)
+        if new_child is not None:
+            updates[name] = new_child
+    updates.update(ctx.xobject_replacements)
+    if not ctx.changed() and not updates:
+        built[ctx.key] = None
+        return None
+    resources = _copy_resources(ctx.resources, updates)
+    data = pikepdf.unparse_content_stream(rewritten_instructions(ctx))
+    src = ctx.source
+    form = flate_stream(pdf, data)
+    for key, value in src.items():
+        if key not in _FORM_KEYS_DROPPED:
+            form[key] = value
+    form.Resources = resources
+    built[ctx.key] = form
+    return form
+
+
+def _label_ops(box: Box, label: str) -> bytes:
+    metrics = std14_widths("Helvetica")
+    widths = metrics[0] if metrics else {}
+    encoded = label.encode("cp1252", errors="replace")
+    width_1pt = sum(widths.get(_glyph_name(b), 556) for b in encoded) / 1000.0 or 1.0
+    w = box[2] - box[0]
+    h = box[3] - box[1]
+    size = min(h * 0.75, (w - 1.0) / width_1pt)
+    if size < 2.0:
+        return b""
+    x = box[0] + (w - width_1pt * size) / 2.0
+    y = box[1] + (h - size * 0.7) / 2.0
+    escaped = encoded.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+    return b"BT 1 1 1 rg %s %.3f Tf %.3f %.3f Td (%s) Tj ET\n" % (
+        _LABEL_FONT_NAME.encode(),
+        size,
+        x,
+        y,
+        escaped,
+    )
+
+
+def _glyph_name(code: int) -> str:
+    return _std14.ENCODINGS["WinAnsiEncoding"][code] or "space"
+
+
+def boxes_content(boxes: list[tuple[Box, str | None]]) -> bytes:
+    if not boxes:
+        return b""
+    out = [b"q 0 0 0 rg\n"]
+    for (x0, y0, x1, y1), _ in boxes:
+        out.append(b"%.3f %.3f %.3f %.3f re f\n" % (x0, y0, x1 - x0, y1 - y0))
+    for box, label in boxes:
+        if label:
+            out.append(_label_ops(box, label))
+    out.append(b"Q\n")
+    return b"".join(out)
+
+
+def apply_page(pdf: pikepdf.Pdf, model: PageModel, outcome: PageOutcome, limits: PdfLimits) -> None:
+    """Repaint images, then write the page's new content stream and resources."""
+    if outcome.failures:
+        return
+    repaint_images(pdf, model, outcome, limits)
+    if outcome.failures:
+        return
+    built: dict[Any, pikepdf.Object | None] = {}
+    root = model.root
+    updates: dict[str, pikepdf.Object] = {}
+    for name, child in root.children.items():
+        new_child = materialise(pdf, child, built)
+        if new_child is not None:
+            updates[name] = new_child
+    updates.update(root.xobject_replacements)
+    if not (root.changed() or updates or outcome.boxes or root.final_depth):
+        return
+    body = pikepdf.unparse_content_stream(rewritten_instructions(root))
+    resources = _copy_resources(root.resources, updates)
+    if any(label for _, label in outcome.boxes):
+        fonts = resources.get("/Font")
+        fdict = (
+            pikepdf.Dictionary(dict(fonts.items()))
+            if isinstance(fonts, pikepdf.Dictionary)
+            else pikepdf.Dictionary()
+        )
+        fdict[_LABEL_FONT_NAME] = pikepdf.Dictionary(
+            Type=pikepdf.Name.Font,
+            Subtype=pikepdf.Name.Type1,
+            BaseFont=pikepdf.Name.Helvetica,
+            Encoding=pikepdf.Name.WinAnsiEncoding,
+        )
+        resources.Font = fdict
+    data = b"q\n" + body + b"\n" + b"Q\n" * (1 + root.final_depth) + boxes_content(outcome.boxes)
+    page = model.page
+    page.Contents = flate_stream(pdf, data)
+    page.Resources = resources
+
+
+# -- images ---------------------------------------------------------------------
+class CannotRepaint(Exception):
+    pass
+
+
+def _inverse(m: Matrix) -> Matrix | None:
+    a, b, c, d, e, f = m
+    det = a * d - b * c
+    if abs(det) < 1e-12:
+        return None
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    return (ia, ib, ic, id_, -(e * ia + f * ic), -(e * ib + f * id_))
+
+
+def _pixel_rect(
+    placement: ImagePlacement, box: Box, width: int, height: int
+) -> tuple[int, int, int, int] | None:
+    inv = _inverse(placement.ctm)
+    if inv is None:
+        return None
+    pts = [
+        (x * inv[0] + y * inv[2] + inv[4], x * inv[1] + y * inv[3] + inv[5])
+        for x, y in ((box[0], box[1]), (box[2], box[1]), (box[0], box[3]), (box[2], box[3]))
+    ]
+    us = [p[0] for p in pts]
+    vs = [p[1] for p in pts]
+    x0 = max(math.floor(min(us) * width) - 1, 0)
+    x1 = min(math.ceil(max(us) * width) + 1, width)
+    y0 = max(math.floor((1.0 - max(vs)) * height) - 1, 0)
+    y1 = min(math.ceil((1.0 - min(vs)) * height) + 1, height)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return (x0, y0, x1, y1)
+
+
+def _paint(img: Image.Image, rects: list[tuple[int, int, int, int]], value: Any) -> Image.Image:
+    draw = ImageDraw.Draw(img)
+    for x0, y0, x1, y1 in rects:
+        draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=value)
+    return img
+
+
+def _encode_image(pdf: pikepdf.Pdf, img: Image.Image, jpeg: bool) -> pikepdf.Stream:
+    if img.mode not in ("L", "RGB", "CMYK", "1"):
+        img = img.convert("RGB")
+    spaces = {"L": "/DeviceGray", "RGB": "/DeviceRGB", "CMYK": "/DeviceCMYK", "1": "/DeviceGray"}
+    if jpeg and img.mode in ("L", "RGB"):
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=90)
+        stream = pdf.make_stream(buf.getvalue())
+        stream.Filter = pikepdf.Name.DCTDecode
+    else:
+        stream = flate_stream(pdf, img.tobytes())
+    stream.Type = pikepdf.Name.XObject
+    stream.Subtype = pikepdf.Name.Image
+    stream.Width = img.width
+    stream.Height = img.height
+    stream.ColorSpace = pikepdf.Name(spaces[img.mode])
+    stream.BitsPerComponent = 1 if img.mode == "1" else 8
+    return stream
+
+
+def _decode_image(obj: Any, limits: PdfLimits) -> Image.Image:
+    width = int(obj.get("/Width", 0))
+    height = int(obj.get("/Height", 0))
+    if width <= 0 or height <= 0 or width * height > limits.max_image_pixels:
+        raise CannotRepaint("an image under a redaction box is too large to repaint")
+    if obj.get("/ImageMask", False):
+        raise CannotRepaint("a stencil-mask image lies under a redaction box")
+    check_stream_size(obj, limits)
+    try:
+        return pikepdf.PdfImage(obj).as_pil_image()
+    except Exception as exc:
+        raise CannotRepaint("an image under a redaction box cannot be decoded") from exc
+
+
+def repaint_images(pdf: pikepdf.Pdf, model: PageModel, outcome: PageOutcome, limits: PdfLimits) -> None:
+    if not outcome.boxes or not model.images:
+        return
+    boxes = [b for b, _ in outcome.boxes]
+    # Group placements by (context, image): a form copy is shared by all its uses on the page.
+    todo: dict[tuple[int, str | int], tuple[ImagePlacement, list[ImagePlacement]]] = {}
+    for placement in model.images:
+        if any(_overlaps(placement.bbox, b) for b in boxes):
+            key = (id(placement.ctx), placement.name if placement.name is not None else placement.instr)
+            todo.setdefault(key, (placement, []))[1].append(placement)
+    serial = 0
+    for first, placements in todo.values():
+        try:
+            if first.name is None:
+                obj = pikepdf.PdfInlineImage  # for typing clarity only
+                del obj
+                img = _inline_pil(first.obj)
+                jpeg = False
+                smask = None
+            else:
+                img = _decode_image(first.obj, limits)
+                jpeg = "/DCTDecode" in stream_filters(first.obj)
+                smask = first.obj.get("/SMask")
+        except CannotRepaint as exc:
+            outcome.failures.append(str(exc))
+            return
+        rects = [
+            r
+            for p in placements
+            for b in boxes
+            if _overlaps(p.bbox, b) and (r := _pixel_rect(p, b, img.width, img.height)) is not None
+        ]
+        if not rects:
+            continue
+        black: Any = 0 if img.mode in ("L", "1") else (0, 0, 0, 255) if img.mode == "CMYK" else (0, 0, 0)
+        if img.mode == "CMYK":
+            black = (0, 0, 0, 255)
+        elif img.mode not in ("L", "1", "RGB"):
+            img = img.convert("RGB")
+        new = _encode_image(pdf, _paint(img, rects, black), jpeg)
+        if isinstance(smask, pikepdf.Stream):
+            try:
+                mask = _decode_image(smask, limits).convert("L")
+            except CannotRepaint as exc:
+                outcome.failures.append(str(exc))
+                return
+            scale_rects = [
+                r
+                for p in placements
+                for b in boxes
+                if _overlaps(p.bbox, b) and (r := _pixel_rect(p, b, mask.width, mask.height)) is not None
+            ]
+            new_mask = _encode_image(pdf, _paint(mask, scale_rects, 255), False)
+            new.SMask = new_mask
+        outcome.images_repainted += 1
+        ctx = first.ctx
+        if first.name is None:
+            serial += 1
+            name = f"/RedactedImage{serial}"
+            while isinstance(ctx.resources, pikepdf.Dictionary) and name in ctx.resources.get("/XObject", {}):
+                serial += 1
+                name = f"/RedactedImage{serial}"
+            for p in placements:
+                ctx.replace[p.instr] = [_instr([pikepdf.Name(name)], "Do")]
+            ctx.xobject_replacements[name] = new
+        else:
+            ctx.xobject_replacements[first.name] = new
+
+
+def _inline_pil(iimage: Any) -> Image.Image:
+    try:
+        image: Image.Image = iimage.as_pil_image()
+    except Exception as exc:
+        raise CannotRepaint("an inline image under a redaction box cannot be decoded") from exc
+    return image

@@ -1,0 +1,295 @@
+"""The PDF redaction engine: read, redact page by page, sanitise, write, verify.
+
+Invariants:
+
+* ``redact_pdf`` returns data only when every page was redacted and the
+  written file passed every verification check; otherwise ``ok`` is False,
+  ``data`` is None and the report says which page failed and why.
+* Input is untrusted: encrypted, damaged, looping, deeply nested or bomb
+  files raise :class:`UnsupportedFile` with a one-line message; limits come
+  from :class:`PdfLimits`. Pages are processed one at a time and only the
+  rewritten content of changed pages is kept in memory until the final write.
+* No secret value is ever placed in the report, an exception message or a
+  log line: reports carry counts, page numbers and kinds only (not even font
+  names, which are document content).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pypdfium2 as pdfium
+
+from exchange.domain.detection.findings import Redaction
+from exchange.domain.errors import UnsupportedFile
+from exchange.domain.redaction.pdf.apply import PageOutcome, apply_page, hidden_glyphs, plan_page
+from exchange.domain.redaction.pdf.limits import PdfLimits
+from exchange.domain.redaction.pdf.rasterize import rasterize_pages
+from exchange.domain.redaction.pdf.sanitise import postsanitise, presanitise, redact_marked_content
+from exchange.domain.redaction.pdf.textmodel import Box, Interpreter
+from exchange.domain.redaction.pdf.verify import Leak, Needles, scan_objects, scan_pdfium, scan_raw
+
+MODES = ("surgical", "rasterize")
+#: Exceptions a damaged or hostile file can raise from qpdf, pdfium or our parsers. They
+#: become UnsupportedFile (fail closed, one line); the fuzz tests keep this list honest.
+_DAMAGE = (
+    pikepdf.PdfError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    zlib.error,
+    RuntimeError,  # qpdf's std::bad_cast on objects of the wrong type
+)
+
+
+@dataclass(slots=True)
+class PdfRedactionResult:
+    ok: bool
+    data: bytes | None
+    report: dict[str, Any]
+    leaks: list[Leak] = field(default_factory=list)
+
+
+def _read(src: bytes | Path, limits: PdfLimits) -> bytes:
+    if isinstance(src, bytes | bytearray | memoryview):
+        data = bytes(src)
+    else:
+        try:
+            size = Path(src).stat().st_size
+            if size > limits.max_input_bytes:
+                raise UnsupportedFile(f"the PDF is larger than {limits.max_input_bytes // 2**20} MiB")
+            data = Path(src).read_bytes()
+        except OSError as exc:
+            raise UnsupportedFile("the file cannot be read") from exc
+    if len(data) > limits.max_input_bytes:
+        raise UnsupportedFile(f"the PDF is larger than {limits.max_input_bytes // 2**20} MiB")
+    return data
+
+
+def open_pdf(data: bytes, limits: PdfLimits) -> pikepdf.Pdf:
+    """Open untrusted bytes with qpdf (which repairs damaged cross-reference tables)."""
+    if b"%PDF" not in data[:1024]:
+        raise UnsupportedFile("not a PDF")
+    try:
+        pdf = pikepdf.open(io.BytesIO(data))
+    except pikepdf.PasswordError as exc:
+        raise UnsupportedFile("the PDF is password-protected; please upload an unprotected copy") from exc
+    except (pikepdf.PdfError, ValueError, RecursionError) as exc:
+        raise UnsupportedFile("the PDF is damaged beyond repair") from exc
+    if pdf.is_encrypted:
+        pdf.close()
+        raise UnsupportedFile("the PDF is encrypted; please upload an unprotected copy")
+    try:
+        count = len(pdf.pages)
+    except (pikepdf.PdfError, RecursionError, ValueError) as exc:
+        pdf.close()
+        raise UnsupportedFile("the PDF's page tree is damaged") from exc
+    if count == 0:
+        pdf.close()
+        raise UnsupportedFile("the PDF has no pages")
+    if count > limits.max_pages:
+        pdf.close()
+        raise UnsupportedFile(f"the PDF has {count} pages; at most {limits.max_pages} are supported")
+    return pdf
+
+
+def _no_find(_text: str) -> Sequence[Redaction]:
+    return ()
+
+
+def extract_pdf_text(src: bytes | Path, limits: PdfLimits | None = None) -> list[str]:
+    """Text per page, exactly as :func:`redact_pdf` passes it to ``find``."""
+    limits = limits or PdfLimits()
+    data = _read(src, limits)
+    with open_pdf(data, limits) as pdf:
+        try:
+            presanitise(pdf, Counter())
+        except _DAMAGE as exc:
+            raise UnsupportedFile("the PDF is damaged in a way this engine cannot process") from exc
+        interp = Interpreter(pdf, limits)
+        out = []
+        for number, page in enumerate(pdf.pages, start=1):
+            try:
+                out.append(interp.page_model(page.obj, number).text)
+            except RecursionError as exc:
+                raise UnsupportedFile(f"page {number} nests objects too deeply") from exc
+            except _DAMAGE as exc:
+                raise UnsupportedFile(
+                    f"page {number} is damaged in a way this engine cannot process"
+                ) from exc
+        return out
+
+
+def _save(pdf: pikepdf.Pdf) -> bytes:
+    buf = io.BytesIO()
+    pdf.save(
+        buf,
+        compress_streams=True,
+        # Never decode-and-recompress untrusted streams here: a bomb would be inflated in memory.
+        stream_decode_level=pikepdf.StreamDecodeLevel.none,
+        object_stream_mode=pikepdf.ObjectStreamMode.generate,
+        deterministic_id=True,
+        fix_metadata_version=False,
+        recompress_flate=False,
+    )
+    return buf.getvalue()
+
+
+def redact_pdf(
+    src: bytes | Path,
+    *,
+    find: Callable[[str], Sequence[Redaction]],
+    sensitive_values: Sequence[str],
+    mode: str = "surgical",
+    limits: PdfLimits = PdfLimits(),  # noqa: B008  (frozen, immutable default)
+) -> PdfRedactionResult:
+    """Redact ``src`` for one recipient and verify the result (see module docstring).
+
+    ``find`` is called with each page's text (see :func:`extract_pdf_text`) and
+    with other text-bearing places (bookmark titles, link URIs, structure-tree
+    /Alt and /ActualText, marked-content /ActualText); flattened annotation and
+    form-field appearances are part of page text. ``sensitive_values`` is read
+    only when verifying, after every ``find`` call, so a caller may append
+    values it discovers inside ``find``. ``mode="rasterize"`` burns the boxes of
+    pages with redactions into page images (see ``rasterize``).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown redaction mode {mode!r}")
+    started = time.perf_counter()
+    data = _read(src, limits)
+    stats: Counter[str] = Counter()
+    pages_report: list[dict[str, Any]] = []
+    boxes_by_page: dict[int, list[tuple[Box, str | None]]] = {}
+    recheck_pages: list[int] = []
+    failed = False
+    with open_pdf(data, limits) as pdf:
+        try:
+            presanitise(pdf, stats)
+            interp = Interpreter(pdf, limits)
+            for number, page in enumerate(pdf.pages, start=1):
+                model = interp.page_model(page.obj, number)
+                outcome = PageOutcome(page=number)
+                plan_page(model, find, outcome)
+                if not outcome.failures:
+                    outcome.marked_content_redacted = redact_marked_content(
+                        model.contexts.values(), find, stats
+                    )
+                    apply_page(pdf, model, outcome, limits)
+                if outcome.failures:
+                    failed = True
+                # Pages whose input had opaque rectangles are re-read with our model after
+                # writing (text under the applicant's boxes); text under the boxes we draw is
+                # checked on every page through pdfium.
+                if model.rects or model.image_covers:
+                    recheck_pages.append(number)
+                boxes_by_page[number] = outcome.boxes
+                pages_report.append(_page_report(outcome, model.hidden_oc_ops))
+                del model
+            postsanitise(pdf, find, stats, limits.max_nesting_depth)
+            out = None if failed else _save(pdf)
+        except RecursionError as exc:
+            raise UnsupportedFile("the PDF nests objects too deeply") from exc
+        except _DAMAGE as exc:
+            raise UnsupportedFile(
+                f"the PDF is damaged in a way this engine cannot process ({type(exc).__name__})"
+            ) from exc
+    report: dict[str, Any] = {
+        "format": "pdf",
+        "mode": mode,
+        "pages": pages_report,
+        "page_count": len(pages_report),
+        "counts": dict(sum((Counter(p["redactions"]) for p in pages_report), Counter())),
+        "sanitisation": dict(sorted(stats.items())),
+    }
+    if failed or out is None:
+        report["ok"] = False
+        report["verification"] = {"performed": False, "reason": "one or more pages could not be redacted"}
+        return PdfRedactionResult(False, None, report, [])
+    if mode == "rasterize":
+        pages_with_boxes = [n for n, b in boxes_by_page.items() if b]
+        try:
+            out = rasterize_pages(out, pages_with_boxes, limits)
+        except (*_DAMAGE, pdfium.PdfiumError) as exc:
+            raise UnsupportedFile("the PDF could not be rendered for rasterize mode") from exc
+        report["rasterized_pages"] = pages_with_boxes
+        boxes_by_page = {}
+    try:
+        leaks = verify_output(out, sensitive_values, boxes_by_page, recheck_pages, limits)
+    except (*_DAMAGE, RecursionError, pdfium.PdfiumError) as exc:
+        # Our own output must re-open cleanly; if it does not, nothing is released.
+        raise UnsupportedFile("the PDF is damaged: its redacted copy could not be verified") from exc
+    report["verification"] = {
+        "performed": True,
+        "passed": not leaks,
+        "checks": ["pdfium_page_text", "object_strings", "decoded_streams", "raw_streams", "text_under_box"],
+        "leaks": [leak.as_dict() for leak in leaks],
+        "values_checked": len(set(sensitive_values)),
+    }
+    report["ok"] = not leaks
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    if leaks:
+        return PdfRedactionResult(False, None, report, leaks)
+    return PdfRedactionResult(True, out, report, [])
+
+
+def verify_output(
+    data: bytes,
+    sensitive_values: Sequence[str],
+    boxes_by_page: dict[int, list[tuple[Box, str | None]]],
+    recheck_pages: Sequence[int],
+    limits: PdfLimits,
+) -> list[Leak]:
+    needles = Needles(sensitive_values)
+    leaks: list[Leak] = []
+    if needles:
+        leaks += scan_pdfium(data, needles, boxes_by_page)
+        leaks += scan_objects(data, needles, limits)
+        leaks += scan_raw(data, needles, limits)
+    else:
+        leaks += scan_pdfium(data, needles, boxes_by_page)
+    # Our own model re-reads changed pages: no live glyph under any opaque box or off the page.
+    if recheck_pages:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            interp = Interpreter(pdf, limits)
+            pages = pdf.pages
+            for number in recheck_pages:
+                model = interp.page_model(pages[number - 1].obj, number)
+                under, offpage = hidden_glyphs(model)
+                if any(under.values()) or any(offpage.values()):
+                    leaks.append(Leak(number, "text_under_box", -1))
+                for idx in needles.search(model.text) if needles else []:
+                    leaks.append(Leak(number, "page_text", idx))
+    unique: dict[tuple[int | None, str, int], Leak] = {}
+    for leak in leaks:
+        unique.setdefault((leak.page, leak.kind, leak.value_index), leak)
+    return list(unique.values())
+
+
+def _page_report(outcome: PageOutcome, hidden_oc_ops: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "page": outcome.page,
+        "redactions": dict(outcome.counts),
+        "glyphs_removed": outcome.glyphs_removed,
+        "boxes": len(outcome.boxes),
+        "images_repainted": outcome.images_repainted,
+        "hidden_text_matched": outcome.hidden_matched,
+        "hidden_text_unmatched": outcome.hidden_unmatched,
+        "offpage_text_removed": outcome.offpage_removed,
+        "hidden_layer_operators_removed": hidden_oc_ops,
+        "status": "failed" if outcome.failures else "ok",
+    }
+    if outcome.failures:
+        entry["reasons"] = sorted(set(outcome.failures))
+    if outcome.hidden_unmatched:
+        entry["warnings"] = ["text hidden under an opaque box matched no finding; it was removed"]
+    return entry
