@@ -13,8 +13,10 @@ import io
 import unicodedata
 from typing import Any, BinaryIO
 
+import yaml
 from sqlalchemy import func, select
 
+from exchange.domain.detection import import_customers as parse_customer_list
 from exchange.domain.detection import load_policy
 from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from exchange.domain.filetypes import sniff_media_type
@@ -128,6 +130,27 @@ def set_policy(ctx: ServiceContext, case_id: str, text: str) -> PolicyVersion:
         detail={"version": version.version, "sha256": policy.content_hash},
     )
     return version
+
+
+def import_customers(
+    ctx: ServiceContext, case_id: str, data: bytes, filename: str | None, column: str | None
+) -> tuple[PolicyVersion, int]:
+    """Add the customers in a CSV/XLSX column to the case's policy, as a new version."""
+    _require_applicant(ctx)
+    case = get_case(ctx, case_id)
+    _require_editable(case)
+    names = parse_customer_list(data, clean_display_name(filename), column or None)
+    latest = current_policy(ctx, case)
+    if latest is None:
+        raise InvalidInput("save a policy first; imported customers are added to its terms.customers")
+    document = dict(load_policy(latest.source_text).document)
+    terms = dict(document.get("terms") or {})
+    existing = list(terms.get("customers") or [])
+    added = [n for n in names if n not in existing]
+    terms["customers"] = existing + added
+    document["terms"] = terms
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    return set_policy(ctx, case_id, text), len(added)
 
 
 def clean_display_name(name: str | None) -> str:

@@ -31,6 +31,7 @@ from exchange.domain.detection import (
 from exchange.domain.detection.findings import Finding, Redaction
 from exchange.domain.errors import DomainError, UnsupportedFile
 from exchange.domain.filetypes import PDF, TEXT
+from exchange.domain.redaction.pdf import extract_pdf_text, redact_pdf
 from exchange.domain.redaction.text import decode_text, find_leaks, redact_text
 from exchange.models import Case, CaseFile, RedactedFile
 from exchange.services import audit
@@ -81,8 +82,6 @@ def redact_text_file(data: bytes, detector: Detector, policy: Policy, labeller: 
 
 
 def redact_pdf_file(path: Path, detector: Detector, policy: Policy, labeller: Labeller) -> FileOutcome:
-    from exchange.domain.redaction.pdf import extract_pdf_text, redact_pdf
-
     pages = extract_pdf_text(path)
     page_findings = detector.scan_many(pages)
     memo: dict[str, list[Finding]] = dict(zip(pages, page_findings, strict=True))
@@ -91,20 +90,29 @@ def redact_pdf_file(path: Path, detector: Detector, policy: Policy, labeller: La
         outcome.findings.extend({**finding_to_dict(f), "page": number} for f in findings)
     all_findings = [f for fs in page_findings for f in fs]
 
-    def finder(recipient: str) -> Callable[[str], Sequence[Redaction]]:
+    def finder(recipient: str, sensitive: list[str]) -> Callable[[str], Sequence[Redaction]]:
+        known = set(sensitive)
+
         def find(text: str) -> Sequence[Redaction]:
             if text not in memo:
                 memo[text] = detector.scan(text)
+            # Text outside the page stream (bookmarks, annotations, form values) can bring new
+            # findings; the engine reads sensitive values only when verifying, so add them now.
+            for value in _recipient_sensitive(memo[text], recipient, policy):
+                if value not in known:
+                    known.add(value)
+                    sensitive.append(value)
             return _recipient_redactions(memo[text], recipient, policy, labeller)
 
         return find
 
     for recipient in RECIPIENTS:
         rpolicy = policy.recipients.get(recipient)
+        sensitive = _recipient_sensitive(all_findings, recipient, policy)
         result = redact_pdf(
             path,
-            find=finder(recipient),
-            sensitive_values=_recipient_sensitive(all_findings, recipient, policy),
+            find=finder(recipient, sensitive),
+            sensitive_values=sensitive,
             mode=rpolicy.mode if rpolicy else "surgical",
         )
         report = {"kind": "pdf", **result.report}

@@ -56,6 +56,28 @@ recipients:
 """
 
 
+def end_use_pdf() -> bytes:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf.setTitle("End-use statement for Kestrel Dynamics GmbH")
+    pdf.drawString(72, 760, "End-use statement")
+    pdf.drawString(72, 740, "The magnets are for Oakridge Acoustics Ltd, who build loudspeakers.")
+    pdf.drawString(72, 720, "Intermediate buyer: Kestrel Dynamics GmbH, Stuttgart.")
+    pdf.drawString(72, 700, "Quantity: 2,000 N48 arc segments.")
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def pdftotext(data: bytes) -> str:
+    return subprocess.run(
+        ["pdftotext", "-", "-"], input=data, capture_output=True, check=True
+    ).stdout.decode()
+
+
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -114,7 +136,11 @@ def test_whole_api_flow(stack: Stack, client: FlaskClient, tmp_path: Any) -> Non
         ).status_code
         == 200
     )
-    uploads = {"orders.txt": ORDERS.encode(), "process-notes.txt": PROCESS.encode()}
+    uploads = {
+        "orders.txt": ORDERS.encode(),
+        "process-notes.txt": PROCESS.encode(),
+        "end-use.pdf": end_use_pdf(),
+    }
     for name, data in uploads.items():
         res = client.post(
             f"/api/v1/cases/{case_id}/files",
@@ -154,7 +180,12 @@ def test_whole_api_flow(stack: Stack, client: FlaskClient, tmp_path: Any) -> Non
     for entry in manifest["files"]:
         data = members["files/" + entry["name"]]
         assert hashlib.sha256(data).hexdigest() == entry["sha256"] and len(data) == entry["size"]
-    supplier_text = b"".join(members["files/" + n] for n in uploads).decode().casefold()
+    supplier_pdf = members["files/end-use.pdf"]
+    supplier_text = (
+        b"".join(members["files/" + n] for n in uploads if n.endswith(".txt")).decode()
+        + pdftotext(supplier_pdf)
+    ).casefold()
+    assert b"Kestrel" not in supplier_pdf and b"Oakridge" not in supplier_pdf
     for secret in ("kestrel", "oakridge", "grain boundary", "buyer@"):
         assert secret not in supplier_text, secret
     assert "2,000 n48 segments" in supplier_text  # unredacted content survives
@@ -175,7 +206,7 @@ def test_whole_api_flow(stack: Stack, client: FlaskClient, tmp_path: Any) -> Non
     assert len(bureau_bundles) == 1 and bureau_bundles[0]["id"] != bundle_id
     bureau_raw = client.get(f"/api/v1/bundles/{bureau_bundles[0]['id']}/download", headers=bur_h).get_data()
     bureau_files = open_bundle(bureau_raw, world.bureau.identity or "")
-    bureau_text = bureau_files["files/orders.txt"].decode()
+    bureau_text = bureau_files["files/orders.txt"].decode() + pdftotext(bureau_files["files/end-use.pdf"])
     assert "Oakridge Acoustics Ltd" in bureau_text
     assert "kestrel" not in bureau_text.casefold()
     with pytest.raises(Exception):  # noqa: B017, PT011  (pyrage's DecryptError has no stable import path)
@@ -273,3 +304,52 @@ def test_openapi_and_health(stack: Stack, client: FlaskClient) -> None:
         "database": "ok",
         "broker": "ok",
     }
+
+
+def test_customer_list_import_adds_to_the_policy(stack: Stack, client: FlaskClient) -> None:
+    import openpyxl
+
+    world = seed_world(stack.settings)
+    app_h = auth(world.applicant.token)
+    case_id = client.post(
+        "/api/v1/cases",
+        headers=app_h,
+        json={"title": "import", "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
+    ).get_json()["id"]
+    res = client.post(
+        f"/api/v1/cases/{case_id}/policy/customers",
+        headers=app_h,
+        data={"file": (io.BytesIO(b"name\nA\n"), "c.csv")},
+        content_type="multipart/form-data",
+    )
+    assert res.status_code == 422 and "policy first" in res.get_json()["error"]
+    assert (
+        client.put(
+            f"/api/v1/cases/{case_id}/policy", headers=app_h, data=POLICY, content_type="application/yaml"
+        ).status_code
+        == 200
+    )
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Customer", "Country"])
+    sheet.append(["Nordlicht Antriebe AG", "DE"])
+    sheet.append(["Kestrel Dynamics GmbH", "DE"])  # already declared: not added twice
+    buffer = io.BytesIO()
+    book.save(buffer)
+    res = client.post(
+        f"/api/v1/cases/{case_id}/policy/customers",
+        headers=app_h,
+        data={"file": (io.BytesIO(buffer.getvalue()), "customers.xlsx"), "column": "Customer"},
+        content_type="multipart/form-data",
+    )
+    assert res.status_code == 200, res.get_json()
+    assert res.get_json()["added"] == 1 and res.get_json()["version"] == 2
+    text = client.get(f"/api/v1/cases/{case_id}/policy", headers=app_h).get_json()["text"]
+    assert "Nordlicht Antriebe AG" in text and text.count("Kestrel Dynamics GmbH") == 1
+    res = client.post(
+        f"/api/v1/cases/{case_id}/policy/customers",
+        headers=app_h,
+        data={"file": (io.BytesIO(buffer.getvalue()), "customers.xlsx"), "column": "Revenue"},
+        content_type="multipart/form-data",
+    )
+    assert res.status_code == 422 and "Revenue" in res.get_json()["error"]

@@ -149,6 +149,30 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _resp("Policy"), **_errors(401, 404)},
                 },
             },
+            "/cases/{case_id}/policy/customers": {
+                "post": {
+                    "summary": "Add the customers in a CSV/XLSX column (form field 'column') to the policy",
+                    "parameters": [CASE_ID],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "file": {"type": "string", "format": "binary"},
+                                        "column": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _resp("New policy version"),
+                        **_errors(400, 401, 403, 404, 409, 422),
+                    },
+                },
+            },
             "/cases/{case_id}/files": {
                 "post": {
                     "summary": "Upload a file (multipart field 'file')",

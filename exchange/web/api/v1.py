@@ -109,6 +109,20 @@ def get_policy(case_id: str) -> Any:
     return jsonify(version=policy.version, sha256=policy.content_hash, text=policy.source_text)
 
 
+@bp.post("/cases/<case_id>/policy/customers")
+@login_required
+def import_customers(case_id: str) -> Any:
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput("send the CSV or XLSX file as multipart/form-data in the field 'file'")
+    ctx = service_context()
+    version, added = cases.import_customers(
+        ctx, case_id, upload.stream.read(), upload.filename, request.form.get("column")
+    )
+    ctx.commit()
+    return jsonify(version=version.version, sha256=version.content_hash, added=added)
+
+
 @bp.post("/cases/<case_id>/files")
 @login_required
 def upload_file(case_id: str) -> Any:

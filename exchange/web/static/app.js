@@ -77,6 +77,20 @@
       refresh();
     } catch (e) { say("policy-message", e.message, true); }
   });
+  document.getElementById("import-customers").addEventListener("click", async () => {
+    const file = document.getElementById("customers-file").files[0];
+    if (!file) { say("policy-message", "Choose a CSV or XLSX file first.", true); return; }
+    const form = new FormData();
+    form.append("file", file, file.name);
+    form.append("column", document.getElementById("customers-column").value);
+    try {
+      const data = await call("POST", api + "/policy/customers", form);
+      const policy = await call("GET", api + "/policy");
+      document.getElementById("policy-text").value = policy.text;
+      document.getElementById("policy-version").textContent = data.version;
+      say("policy-message", data.added + " customer(s) added; saved as version " + data.version + ".");
+    } catch (e) { say("policy-message", e.message, true); }
+  });
   document.getElementById("submit-case").addEventListener("click", async () => {
     try { await call("POST", api + "/submit"); say("action-message", "Submitted; processing runs in the background."); refresh(); }
     catch (e) { say("action-message", e.message, true); }
@@ -99,10 +113,11 @@
       li.append(el("strong", f.entity_type), document.createTextNode(" “"), el("mark", f.text),
         document.createTextNode("” score " + Number(f.score).toFixed(2) + (f.page ? " · page " + f.page : "")));
       if (f.explanation) li.append(el("div", f.explanation, "hint"));
-      const decisions = f.decisions || {};
+      if (f.suggestion) li.append(el("div", "suggestion: an undeclared name found by NER; review it", "hint"));
+      const decisions = f.decision || {};
+      const reasons = f.reason || {};
       Object.keys(decisions).forEach((r) => {
-        const d = decisions[r];
-        li.append(el("div", r + ": " + (d.action || d) + (d.reason ? " — " + d.reason : ""), "decision"));
+        li.append(el("div", r + ": " + decisions[r] + (reasons[r] ? " — " + reasons[r] : ""), "decision decision-" + decisions[r]));
       });
       ul.append(li);
     });
