@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
-from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 
@@ -47,9 +46,3 @@ class TaskQueue(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
-
-
-class Workspace(Protocol):
-    """A private temporary directory for one job; removed afterwards."""
-
-    def __call__(self) -> AbstractContextManager[Path]: ...

@@ -49,10 +49,7 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     max_files_per_case: int = 200
     session_cookie_secure: bool = False
-    blob_store_url: str = ""
     task_time_limit: int = 900
-    #: run Celery tasks in-process (tests of pure services only; never in production)
-    tasks_eager: bool = False
     trusted_proxies: int = 0
 
     @property
@@ -82,7 +79,6 @@ class Settings:
             max_upload_bytes=int(merged.get("EXCHANGE_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)),
             max_files_per_case=int(merged.get("EXCHANGE_MAX_FILES_PER_CASE", 200)),
             session_cookie_secure=merged.get("EXCHANGE_SECURE_COOKIES", "0") in ("1", "true", "yes"),
-            blob_store_url=merged.get("EXCHANGE_BLOB_STORE", ""),
             task_time_limit=int(merged.get("EXCHANGE_TASK_TIME_LIMIT", 900)),
             trusted_proxies=int(merged.get("EXCHANGE_TRUSTED_PROXIES", 0)),
         )

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,10 @@ from exchange.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_BASE = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
-REDIS_DB = {"sqlite": 11, "postgresql": 12}
+# Each checkout gets its own pair of Redis database numbers (1..14), so two
+# test runs on one machine (a developer's and CI's) never share a queue.
+_PAIR = zlib.crc32(str(ROOT).encode()) % 7
+REDIS_DB = {"sqlite": 1 + 2 * _PAIR, "postgresql": 2 + 2 * _PAIR}
 
 
 def secret_env(instance: Path, database_url: str, redis_url: str) -> dict[str, str]:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from exchange.ports import BlobStore, TaskQueue
+from exchange.ports import BlobStore, Clock, TaskQueue
 from exchange.settings import Settings
 
 
@@ -34,7 +34,7 @@ class ServiceContext:
     queue: TaskQueue
     settings: Settings
     actor: Actor | None = None
-    clock: SystemClock = field(default_factory=SystemClock)
+    clock: Clock = field(default_factory=SystemClock)
     client_addr: str | None = None
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
 
