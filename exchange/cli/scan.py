@@ -13,8 +13,9 @@ from pathlib import Path
 import click
 
 from exchange.cli.base import cli, domain_errors_exit, fail
+from exchange.domain.detection.findings import Finding
 
-_HELP = """Scan plain-text FILEs for findings under a redaction POLICY.
+_HELP = """Scan FILEs (UTF-8 text or PDF) for findings under a redaction POLICY.
 
 \b
 --json prints JSON Lines, one object per input file:
@@ -22,6 +23,8 @@ _HELP = """Scan plain-text FILEs for findings under a redaction POLICY.
    "text", "score", "recognizer", "decision", "reason", "explanation",
    "suggestion", ["term"]}]}
 Offsets index the file's text decoded as UTF-8 (Python string indices).
+For a PDF, each finding also has "page" (from 1) and its offsets index
+that page's extracted text, as the redaction engine reads it.
 With --recipient, "decision" is "redact" or "keep" for that recipient and
 "reason" a sentence; without it both are objects keyed by recipient name.
 
@@ -30,14 +33,32 @@ non-UTF-8 text, invalid policy, unknown recipient).
 """
 
 
-def _read_text(path: str) -> str:
+def _read_bytes(path: str) -> bytes:
     file = Path(path)
     if not file.is_file():
         fail(f"{path}: no such file")
     try:
-        data = file.read_bytes()
+        return file.read_bytes()
     except OSError as exc:
         fail(f"{path}: cannot read ({exc.strerror})")
+
+
+def _read_pages(path: str) -> list[str] | None:
+    """Page texts of a PDF, or None when the file is not a PDF."""
+    data = _read_bytes(path)
+    if b"%PDF-" not in data[:1024]:
+        return None
+    from exchange.domain.errors import DomainError
+    from exchange.domain.redaction.pdf import extract_pdf_text
+
+    try:
+        return extract_pdf_text(data)
+    except DomainError as exc:
+        fail(f"{path}: {exc.message}")
+
+
+def _read_text(path: str) -> str:
+    data = _read_bytes(path)
     if b"\x00" in data:
         fail(f"{path}: binary file; scan accepts UTF-8 plain text")
     try:
@@ -63,15 +84,32 @@ def scan(files: tuple[str, ...], policy_path: str, recipient: str | None, as_jso
     policy = load_policy(_read_text(policy_path))
     if recipient is not None and recipient not in policy.recipients:
         fail(f"unknown recipient '{recipient}' (policy has: {', '.join(sorted(policy.recipients))})")
-    texts = [_read_text(path) for path in files]
+    # Every file becomes one or more texts (a PDF: one per page); all are scanned in one batch.
+    texts: list[str] = []
+    owners: list[tuple[int, int | None]] = []
+    for index, path in enumerate(files):
+        pages = _read_pages(path)
+        if pages is None:
+            texts.append(_read_text(path))
+            owners.append((index, None))
+        else:
+            texts.extend(pages)
+            owners.extend((index, number) for number in range(1, len(pages) + 1))
 
     from exchange.domain.detection.detector import Detector
     from exchange.domain.detection.outputs import finding_to_dict
 
-    results = Detector(policy).scan_many(texts)
-    for path, findings in zip(files, results, strict=True):
+    per_file: list[list[tuple[int | None, Finding]]] = [[] for _ in files]
+    for (index, page), found in zip(owners, Detector(policy).scan_many(texts), strict=True):
+        per_file[index].extend((page, f) for f in found)
+    for path, located in zip(files, per_file, strict=True):
+        findings = [f for _, f in located]
         if as_json:
-            record = {"file": path, "findings": [finding_to_dict(f, recipient) for f in findings]}
+            rows = [
+                {**finding_to_dict(f, recipient), **({"page": page} if page is not None else {})}
+                for page, f in located
+            ]
+            record = {"file": path, "findings": rows}
             click.echo(json.dumps(record, ensure_ascii=False))
             continue
         click.echo(f"{path}: {len(findings)} finding(s)")

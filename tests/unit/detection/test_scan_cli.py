@@ -178,3 +178,27 @@ def test_building_and_scanning_needs_no_network(files: dict[str, Path]) -> None:
     assert done.returncode == 0, done.stderr
     assert "attempts 0" in done.stdout
     assert "written 0" in done.stdout  # no tldextract cache, no model download
+
+
+def test_cli_scans_pdf_pages(files: dict[str, Path], tmp_path: Path, detector: object) -> None:
+    from reportlab.pdfgen import canvas
+
+    pdf_path = tmp_path / "orders.pdf"
+    pdf = canvas.Canvas(str(pdf_path))
+    pdf.drawString(72, 700, "Cover page")
+    pdf.showPage()
+    pdf.drawString(72, 700, "Shipped to Kestrel Dynamics GmbH in May.")
+    pdf.showPage()
+    pdf.save()
+    result = CliRunner().invoke(cli, ["scan", str(pdf_path), "--policy", str(files["policy"]), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output.strip().splitlines()[0])
+    customers = [f for f in record["findings"] if f["entity_type"] == "CUSTOMER"]
+    assert [f["page"] for f in customers] == [2]
+    assert customers[0]["text"].startswith("Kestrel Dynamics")
+
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog")
+    result = CliRunner().invoke(cli, ["scan", str(broken), "--policy", str(files["policy"])])
+    assert result.exit_code == 2
+    assert "broken.pdf" in result.output and "Traceback" not in result.output
