@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from exchange.adapters.blobstore import FilesystemBlobStore
     from exchange.adapters.queue import CeleryTaskQueue
+    from exchange.adapters.throttle import LoginThrottle
     from exchange.extensions import celery_init_app, csrf
     from exchange.models.database import Database
     from exchange.web import register_web
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     database = Database(settings.database_url)
     blobs = FilesystemBlobStore(settings.blob_root, settings.storage_identity)
     celery = celery_init_app(app, settings)
-    app.extensions["exchange"] = Wiring(settings, database, blobs, CeleryTaskQueue(celery))
+    throttle = LoginThrottle(settings.redis_url)
+    app.extensions["exchange"] = Wiring(settings, database, blobs, CeleryTaskQueue(celery), throttle)
     csrf.init_app(app)
     register_web(app)
     if settings.trusted_proxies:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
 
 from exchange.services import accounts
-from exchange.web.wiring import service_context
+from exchange.web.wiring import service_context, wiring
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,12 +60,18 @@ def login() -> Any:
     if request.method == "POST":
         email = request.form.get("email", "")[:320]
         password = request.form.get("password", "")[:1024]
+        throttle = wiring().login_throttle
+        if throttle.blocked(email):
+            flash("Too many failed sign-ins for this account; try again in 15 minutes.", "error")
+            return render_template("login.html", email=email), 429
         ctx = service_context(actor=None)
         user = accounts.authenticate(ctx, email, password)
         ctx.commit()
         if user is None:
+            throttle.failed(email)
             flash("Wrong email or password.", "error")
             return render_template("login.html", email=email), 401
+        throttle.succeeded(email)
         session.clear()
         session.permanent = True
         session["uid"] = user.id

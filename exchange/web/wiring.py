@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app, g, has_request_context, request
 
+from exchange.adapters.throttle import LoginThrottle
 from exchange.models.database import Database
 from exchange.ports import BlobStore, TaskQueue
 from exchange.services.context import Actor, ServiceContext
@@ -18,6 +19,7 @@ class Wiring:
     database: Database
     blobs: BlobStore
     queue: TaskQueue
+    login_throttle: LoginThrottle
 
 
 def wiring() -> Wiring:

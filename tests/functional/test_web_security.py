@@ -94,3 +94,12 @@ def test_security_headers_and_no_traces(stack: Stack, client: FlaskClient) -> No
     res = client.get("/api/v1/nowhere")
     assert res.status_code == 404 and res.get_json() == {"error": "not found"}
     assert client.get("/cases").status_code == 302  # signed out: sent to the sign-in page
+
+
+def test_repeated_failed_sign_ins_are_throttled(stack: Stack, client: FlaskClient) -> None:
+    world = seed_world(stack.settings)
+    for _ in range(10):
+        assert sign_in(client, world.bureau.email, "not the password").status_code == 401  # type: ignore[attr-defined]
+    # Even the right password is refused while the account is throttled.
+    assert sign_in(client, world.bureau.email).status_code == 429  # type: ignore[attr-defined]
+    assert sign_in(client, world.supplier.email).status_code == 302  # type: ignore[attr-defined]
