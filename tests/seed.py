@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from exchange.adapters.blobstore import FilesystemBlobStore
 from exchange.domain.bundles.sealing import new_identity
@@ -66,3 +67,27 @@ def seed_world(settings: Settings) -> World:
     session.close()
     database.dispose()
     return World(**made)
+
+
+def bearer(account: Account) -> dict[str, str]:
+    return {"Authorization": f"Bearer {account.token}"}
+
+
+def new_case(client: Any, world: World, title: str, policy: str | None = None) -> str:
+    """Create a case as the world's applicant through the API; optionally set its policy."""
+    res = client.post(
+        "/api/v1/cases",
+        headers=bearer(world.applicant),
+        json={"title": title, "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
+    )
+    assert res.status_code == 201, res.get_json()
+    case_id: str = res.get_json()["id"]
+    if policy is not None:
+        res = client.put(
+            f"/api/v1/cases/{case_id}/policy",
+            headers=bearer(world.applicant),
+            data=policy,
+            content_type="application/yaml",
+        )
+        assert res.status_code == 200, res.get_json()
+    return case_id

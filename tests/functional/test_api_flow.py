@@ -19,7 +19,7 @@ from exchange import create_app
 from exchange.domain.bundles.sealing import open_sealed
 from exchange.domain.bundles.signing import verify
 from tests.conftest import Stack
-from tests.seed import World, seed_world
+from tests.seed import World, new_case, seed_world
 
 pytestmark = pytest.mark.integration
 
@@ -311,11 +311,7 @@ def test_customer_list_import_adds_to_the_policy(stack: Stack, client: FlaskClie
 
     world = seed_world(stack.settings)
     app_h = auth(world.applicant.token)
-    case_id = client.post(
-        "/api/v1/cases",
-        headers=app_h,
-        json={"title": "import", "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
-    ).get_json()["id"]
+    case_id = new_case(client, world, "import")
     res = client.post(
         f"/api/v1/cases/{case_id}/policy/customers",
         headers=app_h,

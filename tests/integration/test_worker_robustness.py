@@ -17,7 +17,7 @@ from exchange.models import Bundle, CaseFile, RedactedFile
 from exchange.services import processing, sharing
 from exchange.services.context import ServiceContext
 from tests.conftest import Stack
-from tests.seed import seed_world
+from tests.seed import new_case, seed_world
 
 pytestmark = pytest.mark.integration
 
@@ -60,17 +60,10 @@ def wait_status(
 def test_bad_pdfs_fail_per_file_and_the_worker_survives(stack: Stack, client: FlaskClient) -> None:
     world = seed_world(stack.settings)
     headers = {"Authorization": f"Bearer {world.applicant.token}"}
-    case_id = client.post(
-        "/api/v1/cases",
-        headers=headers,
-        json={"title": "bad files", "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
-    ).get_json()["id"]
-    client.put(
-        f"/api/v1/cases/{case_id}/policy", headers=headers, data=POLICY, content_type="application/yaml"
-    )
+    case_id = new_case(client, world, "bad files", POLICY)
     files = {
         "good.txt": b"Order for Kestrel Dynamics GmbH.\n",
-        "truncated.pdf": b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pa",
+        "truncated.pdf": b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Ty",
         "locked.pdf": encrypted_pdf(),
     }
     for name, data in files.items():
@@ -106,14 +99,7 @@ def test_bad_pdfs_fail_per_file_and_the_worker_survives(stack: Stack, client: Fl
 def test_sealing_fails_closed_and_jobs_are_idempotent(stack: Stack, client: FlaskClient) -> None:
     world = seed_world(stack.settings)
     headers = {"Authorization": f"Bearer {world.applicant.token}"}
-    case_id = client.post(
-        "/api/v1/cases",
-        headers=headers,
-        json={"title": "fail closed", "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
-    ).get_json()["id"]
-    client.put(
-        f"/api/v1/cases/{case_id}/policy", headers=headers, data=POLICY, content_type="application/yaml"
-    )
+    case_id = new_case(client, world, "fail closed", POLICY)
     client.post(
         f"/api/v1/cases/{case_id}/files",
         headers=headers,

@@ -7,6 +7,7 @@ ambient credential), or the browser's session cookie together with an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -16,7 +17,9 @@ from sqlalchemy import text
 from exchange.domain.detection import policy_schema
 from exchange.domain.errors import DomainError, InvalidInput
 from exchange.extensions import csrf
+from exchange.models import Case
 from exchange.services import access_log, cases, sharing
+from exchange.services.context import ServiceContext
 from exchange.web.api.openapi import openapi_document
 from exchange.web.auth import login_required
 from exchange.web.wiring import service_context, wiring
@@ -144,22 +147,24 @@ def delete_file(case_id: str, file_id: str) -> Any:
     return "", 204
 
 
+def _accepted(action: Callable[[ServiceContext, str], Case], case_id: str) -> Any:
+    """Run a state change that queues background work; 202 once it is committed and queued."""
+    ctx = service_context()
+    case = action(ctx, case_id)
+    ctx.commit()
+    return jsonify(id=case.id, status=case.status), 202
+
+
 @bp.post("/cases/<case_id>/submit")
 @login_required
 def submit(case_id: str) -> Any:
-    ctx = service_context()
-    case = cases.submit(ctx, case_id)
-    ctx.commit()
-    return jsonify(id=case.id, status=case.status), 202
+    return _accepted(cases.submit, case_id)
 
 
 @bp.post("/cases/<case_id>/approve")
 @login_required
 def approve(case_id: str) -> Any:
-    ctx = service_context()
-    case = cases.approve(ctx, case_id)
-    ctx.commit()
-    return jsonify(id=case.id, status=case.status), 202
+    return _accepted(cases.approve, case_id)
 
 
 @bp.get("/cases/<case_id>/access-log")
