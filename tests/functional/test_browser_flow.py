@@ -77,6 +77,16 @@ def test_applicant_uploads_and_approves_then_supplier_downloads(stack: Stack, tm
             page.click("#bundles a.button")
         saved = tmp_path / "bundle.tar.age"
         info.value.save_as(saved)
+        sign_out(page)
+
+        # The applicant sees the supplier's download in the case's access log, chain intact.
+        sign_in(page, base, world.applicant.email, PASSWORD)
+        page.click("table a")  # the case, from the case list
+        page.click("text=Access log")
+        expect(page.locator("body")).to_contain_text("intact")
+        row = page.locator("#access-log tr", has_text="bundle.download")
+        expect(row).to_contain_text(world.supplier.email)
+        expect(row).to_contain_text("ok")
 
     plain = io.BytesIO()
     with saved.open("rb") as sealed:
