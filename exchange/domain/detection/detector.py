@@ -25,6 +25,7 @@ f.text``), whatever folding matching used internally.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,9 +64,15 @@ class _KeepRule:
     def applies(self, finding: Finding) -> str | None:
         if finding.term is not None and finding.term in self.terms:
             return finding.term
-        if name_key(finding.text) in self.keys or fold(finding.text) in self.keys:
+        if self.keys and (_name_key(finding.text) in self.keys or _fold(finding.text) in self.keys):
             return finding.text
         return None
+
+
+# The same names recur in every document and for every recipient; their keys
+# are pure functions of the text.
+_name_key = lru_cache(maxsize=4096)(name_key)
+_fold = lru_cache(maxsize=4096)(fold)
 
 
 @dataclass(frozen=True)
@@ -123,8 +130,26 @@ def decide(finding: Finding, recipient: RecipientPolicy, keep: _KeepRule | None 
     return Decision("redact", why)
 
 
-def _overlaps(a: tuple[int, int], spans: Sequence[tuple[int, int]]) -> bool:
-    return any(a[0] < end and start < a[1] for start, end in spans)
+class _SpanIndex:
+    """Answers "does (start, end) overlap any of these spans?" in log time.
+
+    Spans sorted by start, with the running maximum of their ends: the spans
+    starting before ``end`` are a prefix, and one of them reaches past
+    ``start`` exactly when the prefix's maximum end does.
+    """
+
+    def __init__(self, spans: Sequence[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self._starts = [start for start, _ in ordered]
+        self._reach: list[int] = []
+        reach = -1
+        for _, end in ordered:
+            reach = max(reach, end)
+            self._reach.append(reach)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        before = bisect.bisect_left(self._starts, end)
+        return before > 0 and self._reach[before - 1] > start
 
 
 class Detector:
@@ -158,7 +183,7 @@ class Detector:
                 why = f"short name of declared {kind} '{hit.term}'"
             else:
                 why = f"declared {kind} '{hit.term}'"
-                if fold(matched) != fold(hit.term):
+                if _fold(matched) != _fold(hit.term):
                     why += f" (variant form '{_one_line(matched)}')"
             found.append(
                 Finding(
@@ -186,15 +211,13 @@ class Detector:
             )
         # NER names overlapping a declared term or named pattern are the same
         # thing, guessed less well; the declared finding stands alone.
-        declared_spans = [(f.start, f.end) for f in found]
+        declared_spans = _SpanIndex([(f.start, f.end) for f in found])
         for result in presidio_results:
             found.extend(self._from_presidio(text, result, declared_spans))
         found.sort(key=lambda f: (f.start, f.end, f.entity_type))
         return [self._with_decisions(f) for f in found]
 
-    def _from_presidio(
-        self, text: str, result: Any, declared_spans: Sequence[tuple[int, int]]
-    ) -> list[Finding]:
+    def _from_presidio(self, text: str, result: Any, declared_spans: _SpanIndex) -> list[Finding]:
         # ``result`` is a presidio RecognizerResult (untyped upstream).
         etype: str = result.entity_type
         start: int = result.start
@@ -205,7 +228,7 @@ class Detector:
         if end <= start:
             return []
         is_ner = recognizer == NER_RECOGNIZER
-        if is_ner and etype in _NER_NAME_TYPES and _overlaps((start, end), declared_spans):
+        if is_ner and etype in _NER_NAME_TYPES and declared_spans.overlaps(start, end):
             return []
         explanation = ""
         detail = getattr(result, "analysis_explanation", None)
@@ -253,13 +276,16 @@ def _drop_contained(hits: Sequence[TermHit]) -> list[TermHit]:
     """Drop a declared hit inside another hit of the same type (short name in full name)."""
     ordered = sorted(hits, key=lambda h: (h.start, -h.end))
     kept: list[TermHit] = []
+    # Every kept hit starts at or before the current one, so the current one
+    # lies inside one of its type exactly when that type's furthest end
+    # reaches its end (linear, where comparing with each kept hit was not).
+    reach: dict[str, int] = {}
     for hit in ordered:
-        if any(
-            k.entity_type == hit.entity_type and k.start <= hit.start and hit.end <= k.end and k is not hit
-            for k in kept
-        ):
+        furthest = reach.get(hit.entity_type, -1)
+        if hit.end <= furthest:
             continue
         kept.append(hit)
+        reach[hit.entity_type] = hit.end
     return kept
 
 

