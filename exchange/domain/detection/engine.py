@@ -239,12 +239,10 @@ class AnalysisEngine:
                 # the lookup is made once per distinct lemma.
                 starts: list[int] = []
                 ends: list[int] = []
-                raw_lemmas: list[str] = []
                 lemmas: list[str] = []
                 for tok in doc:
                     starts.append(tok.idx)
                     ends.append(tok.idx + len(tok))
-                    raw_lemmas.append(tok.lemma_)
                     lemmas.append(tok.lemma_ or tok.lower_)
                 entities, scores = self._get_updated_entities(
                     self._get_entities(doc), self._get_scores_for_entities(doc)
@@ -259,18 +257,18 @@ class AnalysisEngine:
                     scores=scores,
                 )
                 artifacts.nlp_engine = self
-                # NB: without a lemmatizer every ``lemma_`` is "", so the only
-                # keyword is "" and no context word ever matches a lemma: the
-                # behaviour this engine has always had, kept as is.
+                # The pipeline has no lemmatizer, so every ``lemma_`` is "": the
+                # keywords come from the lower-cased token instead, or no context
+                # word ("phone", "IBAN", ...) could ever raise a finding's score.
                 if len(keyword_pieces) > _MAX_CACHED_LEMMAS:
                     keyword_pieces.clear()
                 pieces: dict[str, list[str]] = {}
-                for lemma in set(raw_lemmas):
+                for lemma in set(lemmas):
                     found = keyword_pieces.get(lemma)
                     if found is None:
                         found = keyword_pieces[lemma] = NlpArtifacts.set_keywords(self, [lemma], language)
                     pieces[lemma] = found
-                artifacts.keywords = KeywordList(piece for lemma in raw_lemmas for piece in pieces[lemma])
+                artifacts.keywords = KeywordList(piece for lemma in lemmas for piece in pieces[lemma])
                 artifacts.token_ends = ends
                 return artifacts
 

@@ -189,3 +189,19 @@ def test_corpus_recall_is_total_and_decoys_silent(engine) -> None:  # type: igno
         for start, end in doc.decoys:
             hits = [f for f in found if f.entity_type in declared and f.start < end and start < f.end]
             assert not hits, (doc.text[start:end], hits)
+
+
+def test_context_words_raise_presidio_scores(detector: object) -> None:
+    from exchange.domain.detection import load_policy
+    from exchange.domain.detection.detector import Detector
+
+    policy = load_policy(
+        'version: 1\nname: ctx\nterms: {customers: ["Kestrel Dynamics GmbH"]}\n'
+        "recipients:\n  supplier: {redact: [PHONE_NUMBER], thresholds: {PHONE_NUMBER: 0.5}}\n"
+    )
+    found = Detector(policy).scan("Our office phone is +49 711 555 0199. Reference 212-555-0199 elsewhere.")
+    scores = {f.text: f.score for f in found if f.entity_type == "PHONE_NUMBER"}
+    assert scores["+49 711 555 0199"] > scores["212-555-0199"]
+    near = next(f for f in found if f.text == "+49 711 555 0199")
+    assert "phone" in near.explanation
+    assert near.decisions["supplier"].action == "redact"
