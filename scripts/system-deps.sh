@@ -15,6 +15,7 @@ check age age
 check redis-server redis-server
 check psql postgresql-client
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+[ -d /usr/share/fonts/type1/urw-base35 ] || need+=(fonts-urw-base35)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing system packages: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

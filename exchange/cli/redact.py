@@ -7,6 +7,9 @@ workers run (``exchange.domain.redaction.pdf``; plain text through
 pass verification, and it prints no secret values: per-input errors are one
 line each, and the optional report is the engines' secret-free JSON.
 
+Text hidden from view that matched no finding (see the PDF engine) is
+removed and reported as one ``warning:`` line per file, with page numbers.
+
 Exit status: 0 when every input was redacted and verified; 2 when an input
 could not be read or is not supported (the others are still written); 3 when
 verification found a leak in any output (that file is not written). 3 wins
@@ -161,6 +164,13 @@ def redact(
         records.append({"file": path.name, "status": status, "report": report})
         if message:
             click.echo(f"error: {message}", err=True)
+        hidden_pages = [str(p["page"]) for p in report.get("pages", []) if p.get("hidden_text_unmatched")]
+        if status == "ok" and hidden_pages:
+            # Text nobody was meant to see is a red flag for the reviewer; counts only, no text.
+            click.echo(
+                f"warning: {path}: text hidden from view was removed on page(s) {', '.join(hidden_pages)}",
+                err=True,
+            )
         if status == "leak":
             worst = EXIT_LEAK
         elif status == "bad_input" and worst != EXIT_LEAK:

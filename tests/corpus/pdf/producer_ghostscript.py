@@ -55,9 +55,98 @@ def _ps2pdf(ps: str, path: Path) -> Path:
     return path
 
 
+DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
+
+# DejaVu Sans (TrueType) found through FONTPATH: Ghostscript loads it as a Type 42 font and
+# writes an embedded TrueType subset; the font is re-encoded to ISO Latin-1 for the umlaut.
+_TRUETYPE_PS = f"""%!PS
+/DejaVuSans findfont dup length dict begin {{ 1 index /FID ne {{ def }} {{ pop pop }} ifelse }} forall
+/Encoding ISOLatin1Encoding def currentdict end /DejaVuSans-Latin1 exch definefont pop
+/DejaVuSans-Latin1 findfont 12 scalefont setfont
+72 700 moveto (Order placed by {SECRET} for the turbine.) show
+72 680 moveto (M\374ller Magnet ships the turbine; {SECRET} pays.) show
+/DejaVuSans-Latin1 findfont 9 scalefont setfont
+72 660 moveto (Small print: Kes) show 0.4 0 rmoveto (trel Dynamics and the turbine.) show
+showpage
+"""
+
+
+def truetype(dirpath: Path) -> Path:
+    """Ghostscript (pdfwrite) with DejaVu Sans as a Type 42 font: an embedded TrueType subset."""
+    path = dirpath / "gs_truetype.pdf"
+    src = path.with_suffix(".ps")
+    src.write_text(_TRUETYPE_PS, encoding="latin-1")
+    subprocess.run(
+        [
+            "gs",
+            "-q",
+            "-dNOPAUSE",
+            "-dBATCH",
+            "-dSAFER",
+            "-sDEVICE=pdfwrite",
+            f"-sFONTPATH={DEJAVU_DIR}",
+            "-dEmbedAllFonts=true",
+            f"-sOutputFile={path}",
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path
+
+
 def text(dirpath: Path) -> Path:
     return _ps2pdf(_TEXT_PS, dirpath / "gs_text.pdf")
 
 
 def type3(dirpath: Path) -> Path:
     return _ps2pdf(_TYPE3_PS, dirpath / "gs_type3.pdf")
+
+
+def cid_truetype(dirpath: Path) -> Path:
+    """Ghostscript with DejaVu Sans as a CIDFontType2 (Identity-H, glyph ids as CIDs).
+
+    The font comes from a ``cidfmap`` entry; pdfwrite writes no ToUnicode map
+    and the embedded subset has no ``cmap`` table, so the text is unknowable:
+    poppler prints garbage, and a redactor must refuse rather than guess.
+    """
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(DEJAVU_DIR / "DejaVuSans.ttf")
+    cmap = font.getBestCmap()
+    gid = {name: i for i, name in enumerate(font.getGlyphOrder())}
+
+    def hexed(text: str) -> str:
+        return "<" + "".join(f"{gid[cmap[ord(c)]]:04X}" for c in text) + ">"
+
+    (dirpath / "cidfmap").write_text(
+        f"/DejaVuCID << /FileType /TrueType /Path ({DEJAVU_DIR}/DejaVuSans.ttf) "
+        "/SubfontID 0 /CSI [(Identity) 0] >> ;\n"
+    )
+    ps = f"""%!PS
+/DejaVuCID-Identity-H /Identity-H [/DejaVuCID /CIDFont findresource] composefont pop
+/DejaVuCID-Identity-H findfont 12 scalefont setfont
+72 700 moveto {hexed(f"CID line: {SECRET} buys the turbine.")} show
+showpage
+"""
+    path = dirpath / "gs_cid_truetype.pdf"
+    src = path.with_suffix(".ps")
+    src.write_text(ps, encoding="latin-1")
+    subprocess.run(
+        [
+            "gs",
+            "-q",
+            "-dNOPAUSE",
+            "-dBATCH",
+            "-dNOSAFER",  # cidfmap entries are read from the -I directory
+            f"-I{dirpath}",
+            "-sDEVICE=pdfwrite",
+            f"-sOutputFile={path}",
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path

@@ -114,3 +114,17 @@ def test_unknown_recipient(policy: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "unknown recipient" in result.stderr
+
+
+def test_hidden_text_is_reported_as_a_warning(policy: Path, tmp_path: Path) -> None:
+    from tests.corpus.pdf.producer_hidden import HIDDEN, TRICKS, trick_pages
+
+    src = trick_pages(tmp_path, {k: TRICKS[k] for k in ("white_rgb", "clipped_away")}, "tricks")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        redact, [str(src), "--policy", str(policy), "--recipient", "bureau", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.stderr and "page(s) 1, 2" in result.stderr
+    assert HIDDEN not in result.stderr
+    assert_absent(HIDDEN, out / "tricks.pdf", tmp_path)

@@ -33,6 +33,7 @@ PRODUCERS: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     "fpdf2-truetype": (producer_fpdf2.embedded_truetype, ["für", "turbine,", "Müller", "ships"]),
     "ghostscript-type1c": (producer_ghostscript.text, ["turbine.", "and"]),
     "ghostscript-type3": (producer_ghostscript.type3, []),
+    "ghostscript-truetype": (producer_ghostscript.truetype, ["turbine.", "ships", "Müller", "pays."]),
     "hand-operators": (producer_handmade.operators, ["turbine.", "via", "and"]),
     "hand-fonts": (producer_handmade.custom_fonts, ["and", "turbine"]),
     "hand-form": (producer_handmade.shared_form, ["turbine", "works", "Body"]),
@@ -247,3 +248,15 @@ def test_text_under_path_box_and_pasted_image(corpus_dir: Path, tmp_path: Path) 
     assert SECRET not in text and "17" not in text
     kept_word_boxes(src, out, "turbine.")
     kept_word_boxes(src, out, "Margin")
+
+
+def test_ghostscript_cid_font_without_text_map_fails_closed(corpus_dir: Path) -> None:
+    src = producer_ghostscript.cid_truetype(corpus_dir)
+    with pikepdf.open(src) as pdf:
+        (font,) = pdf.pages[0].Resources.Font.values()
+        assert font.DescendantFonts[0].Subtype == "/CIDFontType2"
+        assert "/ToUnicode" not in font
+    assert SECRET not in pdftotext(src)  # poppler cannot read it either
+    result = redact_pdf(src, find=finder(SECRET), sensitive_values=[SECRET])
+    assert not result.ok and result.data is None
+    assert "cannot be mapped" in result.report["pages"][0]["reasons"][0]

@@ -9,10 +9,19 @@ Invariants:
 * Glyphs are removed from page-private copies of Form XObjects and images;
   objects shared with other pages are never modified.
 * A glyph that is partly inside a span is removed whole (ligatures).
-* Text hidden under an opaque rectangle drawn after it, or placed outside the
-  visible page, is removed; when it matched no finding it is reported as
-  suspicious (``hidden_text_unmatched``) — it is never left in place, because
-  hidden text under a box is the classic failed redaction.
+* Text a viewer does not show is removed, whether or not it matched a
+  finding: text under an opaque paint drawn after it (rectangle, any filled
+  path, shading, image), placed outside the visible page, clipped away, in the
+  colour of what lies behind it (white on the white page, blue on a blue box),
+  transparent, in a no-ink colourant, too small to see (under 1 pt, or
+  squeezed by ``Tz``), or invisible (render mode 3/7) away from any image.
+  Unmatched hidden glyphs are reported (``hidden_text_unmatched``, with
+  ``hidden_text_kinds`` and a warning) — never left in place, because hidden
+  text is the classic failed redaction and a covert channel. Glyphs that were
+  never visible get no box; glyphs under paint keep the existing box rule.
+* Resources no operator of a stream names (XObjects, fonts, graphics
+  states, patterns, shadings, property lists) are dropped from the page's
+  (private) resources: unseen, they are a hiding place for text and pictures.
 * Image pixels under a redaction box are painted black in the image data
   itself; an image that cannot be decoded and repainted fails the page.
 """
@@ -23,7 +32,7 @@ import io
 import math
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -36,7 +45,18 @@ from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.pdf import _std14
 from exchange.domain.redaction.pdf.fonts import bisect_offsets, std14_widths
 from exchange.domain.redaction.pdf.limits import PdfLimits, check_stream_size, stream_filters
-from exchange.domain.redaction.pdf.textmodel import Box, ImagePlacement, Matrix, PageModel, Run, StreamContext
+from exchange.domain.redaction.pdf.textmodel import (
+    RGB,
+    WHITE,
+    Box,
+    Cover,
+    ImagePlacement,
+    Matrix,
+    PageModel,
+    Run,
+    StreamContext,
+    same_colour,
+)
 
 Finder = Callable[[str], Sequence[Redaction]]
 _BOX_PAD = 0.4
@@ -51,11 +71,14 @@ class PageOutcome:
     glyphs_removed: int = 0
     hidden_matched: int = 0
     hidden_unmatched: int = 0
+    #: hidden glyphs by how they were hidden (``HiddenText.kinds``).
+    hidden_kinds: Counter[str] = field(default_factory=Counter)
     offpage_removed: int = 0
     images_repainted: int = 0
     boxes: list[tuple[Box, str | None]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     marked_content_redacted: int = 0
+    unused_resources_removed: int = 0
 
 
 def redact_string(text: str, find: Finder) -> tuple[str, Counter[str]]:
@@ -109,12 +132,53 @@ def _overlaps(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def hidden_glyphs(model: PageModel) -> tuple[dict[Run, set[int]], dict[Run, set[int]]]:
-    """Glyphs under a later opaque rectangle or image, and glyphs outside the visible page."""
-    under: dict[Run, set[int]] = {}
-    offpage: dict[Run, set[int]] = {}
-    rects = model.rects
+@dataclass(slots=True)
+class HiddenText:
+    """Glyphs a viewer does not show, by how they are hidden (see the module docstring)."""
+
+    #: under an opaque paint (fill, shading, image) drawn after them.
+    under: dict[Run, set[int]] = field(default_factory=dict)
+    #: outside the visible page.
+    offpage: dict[Run, set[int]] = field(default_factory=dict)
+    #: drawn invisibly: clipped away, same colour as what is behind, tiny, transparent, no ink.
+    invisible: dict[Run, set[int]] = field(default_factory=dict)
+    kinds: Counter[str] = field(default_factory=Counter)
+
+    def __bool__(self) -> bool:
+        return bool(self.under or self.offpage or self.invisible)
+
+    def _add(self, where: dict[Run, set[int]], run: Run, glyphs: Iterable[int], kind: str) -> None:
+        target = where.setdefault(run, set())
+        before = len(target)
+        target.update(glyphs)
+        self.kinds[kind] += len(target) - before
+
+
+def _colour_hidden(run: Run, i: int, backdrops: list[Cover], images: list[Box]) -> bool:
+    """True when glyph ``i`` has the colour of whatever lies behind it (the page is white)."""
+    x, y = run.center(i)
+    if any(_inside((x, y), b) for b in images):
+        return False  # over an image: the backdrop colour is unknown
+    bg: RGB | None = WHITE
+    top = -1
+    for cover in backdrops:
+        if cover.order > top and cover.contains(x, y):
+            top = cover.order
+            bg = cover.colour
+    if bg is None:
+        return False
+    paints = [c for c in (run.fill, run.stroke) if c is not None]
+    return all(same_colour(c, bg) for c in paints)
+
+
+def hidden_glyphs(model: PageModel) -> HiddenText:
+    """Glyphs a viewer would not show; each is removed (see ``plan_page``)."""
+    hidden = HiddenText()
     crop = model.crop
+    image_boxes = [p.bbox for p in model.images]
+    # Colours something on the page is painted in: text in none of them (nor white) cannot
+    # match its backdrop, which spares the per-glyph backdrop search on ordinary pages.
+    backdrop_colours = {WHITE} | {c.colour for c in model.covers if c.colour is not None}
     for run in model.runs:
         n = len(run.codes)
         if not n:
@@ -126,19 +190,86 @@ def hidden_glyphs(model: PageModel) -> tuple[dict[Run, set[int]], dict[Run, set[
             and crop[1] <= run_box[1]
             and run_box[3] <= crop[3]
         ):
-            for i in range(n):
-                if not _inside(run.center(i), crop, 1.0):
-                    offpage.setdefault(run, set()).add(i)
-        covers = [(o, r) for o, r in rects]
+            hidden._add(
+                hidden.offpage, run, (i for i in range(n) if not _inside(run.center(i), crop, 1.0)), "offpage"
+            )
+        covers: list[tuple[int, Box, Cover | None]] = [
+            (c.order, c.bbox, c) for c in model.covers if c.opaque and c.order > run.order
+        ]
         # A page-sized scan over an invisible OCR layer is the normal OCR layout, not hiding.
-        covers += [(o, r) for o, r, large in model.image_covers if not (large and run.mode in (3, 7))]
-        for order, rect in covers:
-            if order <= run.order or not _overlaps(run_box, rect):
+        covers += [
+            (o, r, None)
+            for o, r, large in model.image_covers
+            if o > run.order and not (large and run.mode in (3, 7))
+        ]
+        for _, rect, cover in covers:
+            if not _overlaps(run_box, rect):
                 continue
-            for i in range(n):
-                if _inside(run.center(i), rect):
-                    under.setdefault(run, set()).add(i)
-    return under, offpage
+            glyphs = [
+                i
+                for i in range(n)
+                if _inside(run.center(i), rect) and (cover is None or cover.contains(*run.center(i)))
+            ]
+            if glyphs:
+                hidden._add(hidden.under, run, glyphs, "under_paint")
+        _invisible_glyphs(
+            model,
+            run,
+            run_box=run_box,
+            image_boxes=image_boxes,
+            backdrop_colours=backdrop_colours,
+            hidden=hidden,
+        )
+    return hidden
+
+
+def _invisible_glyphs(
+    model: PageModel,
+    run: Run,
+    *,
+    run_box: Box,
+    image_boxes: list[Box],
+    backdrop_colours: set[RGB],
+    hidden: HiddenText,
+) -> None:
+    n = len(run.codes)
+    if run.invisible is not None:
+        hidden._add(hidden.invisible, run, range(n), run.invisible)
+        return
+    if run.mode in (3, 7):
+        # Invisible text is an OCR layer only where it lies over a picture.
+        if not any(_overlaps(run_box, b) for b in image_boxes):
+            hidden._add(hidden.invisible, run, range(n), "invisible_mode")
+        return
+    for shape in run.clip:
+        b = shape.bbox
+        if (
+            shape.polys is None
+            and b[0] <= run_box[0]
+            and run_box[2] <= b[2]
+            and b[1] <= run_box[1]
+            and run_box[3] <= b[3]
+        ):
+            continue
+        clipped = [i for i in range(n) if not shape.contains(*run.center(i))]
+        if clipped:
+            hidden._add(hidden.invisible, run, clipped, "clipped")
+    needs_fill = run.mode in (0, 2, 4, 6)
+    needs_stroke = run.mode in (1, 2, 5, 6)
+    if (needs_fill and run.fill is None) or (needs_stroke and run.stroke is None) or run.font.kind == "type3":
+        return  # colour unknown (patterns, spot colours) or set by the glyphs themselves
+    paints = [c for c in (run.fill, run.stroke) if c is not None]
+    if not all(any(same_colour(p, bg) for bg in backdrop_colours) for p in paints):
+        return
+    backdrops = [c for c in model.covers if c.order < run.order and _overlaps(c.bbox, run_box)]
+    images = [b for b in image_boxes if _overlaps(b, run_box)]
+    if not backdrops and not images:
+        if all(same_colour(c, WHITE) for c in paints):
+            hidden._add(hidden.invisible, run, range(n), "same_colour")
+        return
+    same = [i for i in range(n) if _colour_hidden(run, i, backdrops, images)]
+    if same:
+        hidden._add(hidden.invisible, run, same, "same_colour")
 
 
 def _groups(indices: set[int]) -> list[tuple[int, int]]:
@@ -187,9 +318,17 @@ def plan_page(model: PageModel, find: Finder, outcome: PageOutcome) -> None:
     for span in spans:
         outcome.counts[span.entity_type] += 1
     removed = map_spans(model, spans)
-    under, offpage = hidden_glyphs(model)
+    hidden = hidden_glyphs(model)
+    outcome.hidden_kinds.update(hidden.kinds)
     nobox: dict[Run, set[int]] = {}
-    for run, idx in under.items():
+    for run, idx in hidden.invisible.items():
+        # Nothing was visible here: remove without a box, matched or not.
+        matched = idx & removed.get(run, set())
+        outcome.hidden_matched += len(matched)
+        outcome.hidden_unmatched += len(idx - matched)
+        removed.setdefault(run, set()).update(idx)
+        nobox.setdefault(run, set()).update(idx)
+    for run, idx in hidden.under.items():
         matched = idx & removed.get(run, set())
         outcome.hidden_matched += len(matched)
         unmatched = idx - matched
@@ -197,7 +336,7 @@ def plan_page(model: PageModel, find: Finder, outcome: PageOutcome) -> None:
             outcome.hidden_unmatched += len(unmatched)
             removed.setdefault(run, set()).update(unmatched)
             nobox.setdefault(run, set()).update(unmatched)
-    for run, idx in offpage.items():
+    for run, idx in hidden.offpage.items():
         extra = idx - removed.get(run, set())
         if extra:
             outcome.offpage_removed += len(extra)
@@ -207,7 +346,10 @@ def plan_page(model: PageModel, find: Finder, outcome: PageOutcome) -> None:
     for run, idx in removed.items():
         if not idx:
             continue
-        if run.tfs_th == 0 or not math.isfinite(run.tfs_th):
+        if not math.isfinite(run.tfs_th) or (
+            run.tfs_th == 0 and any(run.xs[i + 1] != run.xs[i] for i in idx if i < len(run.codes))
+        ):
+            # A zero-size glyph with character spacing advances, but no TJ number can say by how much.
             outcome.failures.append("text to remove is drawn with a zero font size or scale")
             continue
         if not run.font.widths_exact:
@@ -270,16 +412,16 @@ def _cut(run: Run, data: bytes, removed: set[int]) -> list[Any]:
                 buf.clear()
             pending += xs[i + 1] - xs[i]
             continue
-        if pending:
+        if pending and run.tfs_th:
             items.append(_number(-pending * 1000.0 / run.tfs_th))
-            pending = 0.0
+        pending = 0.0
         if offsets is None:
             buf.append(data[i])
         else:
             buf += data[offsets[i] : offsets[i + 1]]
     if buf:
         items.append(pikepdf.String(bytes(buf)))
-    if pending:
+    if pending and run.tfs_th:
         items.append(_number(-pending * 1000.0 / run.tfs_th))
     return items
 
@@ -347,19 +489,31 @@ _FORM_KEYS_DROPPED = {
 }
 
 
-def _copy_resources(res: Any, xobjects: dict[str, pikepdf.Object]) -> pikepdf.Dictionary:
+def _copy_resources(
+    res: Any, xobjects: dict[str, pikepdf.Object], unused: dict[str, set[str]] | None = None
+) -> pikepdf.Dictionary:
     if isinstance(res, pikepdf.Stream):
         raise UnsupportedFile("the PDF's page resources are damaged")
     new = (
         pikepdf.Dictionary(dict(res.items())) if isinstance(res, pikepdf.Dictionary) else pikepdf.Dictionary()
     )
-    if xobjects:
+    for category, names in (unused or {}).items():
+        if category == "/XObject":
+            continue  # below, together with the replacements
+        old_entries = new.get(category)
+        if isinstance(old_entries, pikepdf.Dictionary):
+            new[category] = pikepdf.Dictionary({k: v for k, v in old_entries.items() if k not in names})
+    unused_xobjects = (unused or {}).get("/XObject", set())
+    if xobjects or unused_xobjects:
         old = new.get("/XObject")
         xo = (
             pikepdf.Dictionary(dict(old.items()))
             if isinstance(old, pikepdf.Dictionary)
             else pikepdf.Dictionary()
         )
+        for name in unused_xobjects:
+            if name in xo and name not in xobjects:
+                del xo[name]
         for name, obj in xobjects.items():
             xo[name] = obj
         new.XObject = xo
@@ -381,12 +535,17 @@ def materialise(
     if not ctx.changed() and not updates:
         built[ctx.key] = None
         return None
-    resources = _copy_resources(ctx.resources, updates)
-    data = pikepdf.unparse_content_stream(rewritten_instructions(ctx))
+    resources = _copy_resources(ctx.resources, updates, ctx.unused)
     src = ctx.source
-    form = flate_stream(pdf, data)
+    if ctx.drop or ctx.replace or ctx.removed:
+        form = flate_stream(pdf, pikepdf.unparse_content_stream(rewritten_instructions(ctx)))
+        dropped = _FORM_KEYS_DROPPED
+    else:
+        # Only its resources change: keep the (size-checked) encoded content as it is.
+        form = pdf.make_stream(src.read_raw_bytes())
+        dropped = _FORM_KEYS_DROPPED - {"/Filter", "/DecodeParms"}
     for key, value in src.items():
-        if key not in _FORM_KEYS_DROPPED:
+        if key not in dropped:
             form[key] = value
     form.Resources = resources
     built[ctx.key] = form
@@ -449,8 +608,12 @@ def apply_page(pdf: pikepdf.Pdf, model: PageModel, outcome: PageOutcome, limits:
     updates.update(root.xobject_replacements)
     if not (root.changed() or updates or outcome.boxes or root.final_depth):
         return
+    if not (root.drop or root.replace or root.removed or outcome.boxes or root.final_depth):
+        # Only resources change (private form copies, unused XObjects dropped): content stays.
+        model.page.Resources = _copy_resources(root.resources, updates, root.unused)
+        return
     body = pikepdf.unparse_content_stream(rewritten_instructions(root))
-    resources = _copy_resources(root.resources, updates)
+    resources = _copy_resources(root.resources, updates, root.unused)
     if any(label for _, label in outcome.boxes):
         fonts = resources.get("/Font")
         fdict = (

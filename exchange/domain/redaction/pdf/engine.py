@@ -185,12 +185,15 @@ def redact_pdf(
                         model.contexts.values(), find, stats
                     )
                     apply_page(pdf, model, outcome, limits)
+                    outcome.unused_resources_removed = sum(
+                        len(names) for c in model.contexts.values() for names in c.unused.values()
+                    )
                 if outcome.failures:
                     failed = True
-                # Pages whose input had opaque rectangles are re-read with our model after
-                # writing (text under the applicant's boxes); text under the boxes we draw is
-                # checked on every page through pdfium.
-                if model.rects or model.image_covers:
+                # Pages whose input had opaque paint, images or hidden text are re-read with
+                # our model after writing (nothing may stay hidden); text under the boxes we
+                # draw is checked on every page through pdfium.
+                if outcome.hidden_kinds or any(c.opaque for c in model.covers) or model.image_covers:
                     recheck_pages.append(number)
                 boxes_by_page[number] = outcome.boxes
                 pages_report.append(_page_report(outcome, model.hidden_oc_ops))
@@ -231,7 +234,14 @@ def redact_pdf(
     report["verification"] = {
         "performed": True,
         "passed": not leaks,
-        "checks": ["pdfium_page_text", "object_strings", "decoded_streams", "raw_streams", "text_under_box"],
+        "checks": [
+            "pdfium_page_text",
+            "object_strings",
+            "decoded_streams",
+            "raw_streams",
+            "text_under_box",
+            "hidden_text",
+        ],
         "leaks": [leak.as_dict() for leak in leaks],
         "values_checked": len(set(sensitive_values)),
     }
@@ -264,9 +274,11 @@ def verify_output(
             pages = pdf.pages
             for number in recheck_pages:
                 model = interp.page_model(pages[number - 1].obj, number)
-                under, offpage = hidden_glyphs(model)
-                if any(under.values()) or any(offpage.values()):
+                hidden = hidden_glyphs(model)
+                if hidden.under or hidden.offpage:
                     leaks.append(Leak(number, "text_under_box", -1))
+                if hidden.invisible:
+                    leaks.append(Leak(number, "hidden_text", -1))
                 for idx in needles.search(model.text) if needles else []:
                     leaks.append(Leak(number, "page_text", idx))
     unique: dict[tuple[int | None, str, int], Leak] = {}
@@ -285,11 +297,16 @@ def _page_report(outcome: PageOutcome, hidden_oc_ops: int) -> dict[str, Any]:
         "hidden_text_matched": outcome.hidden_matched,
         "hidden_text_unmatched": outcome.hidden_unmatched,
         "offpage_text_removed": outcome.offpage_removed,
+        "hidden_text_kinds": dict(sorted(outcome.hidden_kinds.items())),
         "hidden_layer_operators_removed": hidden_oc_ops,
+        "unused_resources_removed": outcome.unused_resources_removed,
         "status": "failed" if outcome.failures else "ok",
     }
     if outcome.failures:
         entry["reasons"] = sorted(set(outcome.failures))
     if outcome.hidden_unmatched:
-        entry["warnings"] = ["text hidden under an opaque box matched no finding; it was removed"]
+        entry["warnings"] = [
+            "text hidden from view (under an opaque paint, clipped, tiny, transparent or in the"
+            " colour of its background) matched no finding; it was removed"
+        ]
     return entry

@@ -13,7 +13,11 @@ Invariants:
   glyph from that font fails closed rather than shifting text.
 
 Supported: simple fonts (Type1, MMType1, TrueType) with standard, built-in or
-``/Differences`` encodings and/or ToUnicode; Type3 with ``/Differences`` names
+``/Differences`` encodings and/or ToUnicode. A Type1 font without ``/Encoding``
+uses the encoding built into its embedded program (read from the FontFile's
+clear text or the CFF); a *symbolic* one whose program's encoding cannot be
+read, and which has no ToUnicode, is a font ``problem`` (its pages fail
+closed) rather than being guessed as StandardEncoding; Type3 with ``/Differences`` names
 or ToUnicode; Type0 (composite) with Identity-H, embedded CMaps (codespace and
 CID ranges parsed), or predefined UCS-2/UTF-16 CMaps with a ToUnicode map.
 Vertical writing (``-V`` CMaps) is reported as unsupported.
@@ -21,12 +25,14 @@ Vertical writing (``-V`` CMaps) is reported as unsupported.
 
 from __future__ import annotations
 
+import io
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
 import pikepdf
 from fontTools import agl
+from fontTools.cffLib import CFFFontSet
 
 from exchange.domain.redaction.pdf import _std14
 from exchange.domain.redaction.pdf.limits import PdfLimits, decoded_stream
@@ -348,9 +354,56 @@ def _load_tounicode(font: pikepdf.Dictionary, limits: PdfLimits) -> CMap | None:
     return None
 
 
-def _simple_encoding(font: pikepdf.Dictionary, base_font: str, symbolic: bool) -> list[str]:
+_T1_ENCODING = re.compile(rb"/Encoding\s+(StandardEncoding|\d+\s+array(.*?)\bdef\b)", re.DOTALL)
+_T1_PUT = re.compile(rb"dup\s+(\d+)\s*/([^\s/\[\]{}()<>]+)\s+put")
+
+
+def builtin_encoding(fd: object, limits: PdfLimits) -> list[str] | None:
+    """The encoding built into an embedded Type1 (FontFile) or CFF (FontFile3) program.
+
+    Type1: the ``/Encoding`` array in the program's clear-text part (read with a
+    regex: no PostScript is run). CFF: fontTools' parser. None when there is no
+    embedded program or its encoding cannot be read.
+    """
+    if not isinstance(fd, pikepdf.Dictionary):
+        return None
+    program = fd.get("/FontFile")
+    if isinstance(program, pikepdf.Stream):
+        data = decoded_stream(program, limits)
+        clear_len = int(_num(program.get("/Length1"), 0))
+        clear = data[:clear_len] if 0 < clear_len <= len(data) else data[: data.find(b"eexec") + 1 or None]
+        match = _T1_ENCODING.search(clear)
+        if match is None:
+            return None
+        if match.group(1) == b"StandardEncoding":
+            return list(_std14.ENCODINGS["StandardEncoding"])
+        names = [".notdef"] * 256
+        for code, name in _T1_PUT.findall(match.group(2)):
+            if int(code) < 256:
+                names[int(code)] = name.decode("latin-1")
+        return names
+    program = fd.get("/FontFile3")
+    if isinstance(program, pikepdf.Stream) and program.get("/Subtype") == "/Type1C":
+        try:
+            cff = CFFFontSet()
+            cff.decompile(io.BytesIO(decoded_stream(program, limits)), None)
+            encoding = cff[cff.fontNames[0]].Encoding
+        except Exception:  # noqa: BLE001  (fontTools raises anything on a damaged program)
+            return None
+        if encoding == "StandardEncoding":
+            return list(_std14.ENCODINGS["StandardEncoding"])
+        if isinstance(encoding, list) and len(encoding) == 256:
+            return [str(n) for n in encoding]
+    return None
+
+
+def _simple_encoding(
+    font: pikepdf.Dictionary, base_font: str, symbolic: bool, builtin: list[str] | None = None
+) -> list[str]:
     std = std14_widths(base_font)
-    if base_font.startswith("Symbol"):
+    if builtin is not None:
+        names = list(builtin)
+    elif base_font.startswith("Symbol"):
         names = list(_std14.ENCODINGS["SymbolEncoding"])
     elif base_font.startswith("ZapfDingbats"):
         names = list(_std14.ENCODINGS["ZapfDingbatsEncoding"])
@@ -400,8 +453,18 @@ def load_font(font: pikepdf.Object, limits: PdfLimits) -> FontInfo:
     fd = font.get("/FontDescriptor")
     flags = int(_num(fd.get("/Flags"), 0)) if isinstance(fd, pikepdf.Dictionary) else 0
     symbolic = bool(flags & 4) and not flags & 32
-    names = _simple_encoding(font, base_font, symbolic)
     tu = _load_tounicode(font, limits)
+    builtin = None
+    enc = font.get("/Encoding")
+    # With no /Encoding (or /Differences without /BaseEncoding on a symbolic font), a Type1
+    # font's codes mean what its own program says, not StandardEncoding.
+    if subtype in ("/Type1", "/MMType1") and (
+        enc is None or (symbolic and isinstance(enc, pikepdf.Dictionary) and "/BaseEncoding" not in enc)
+    ):
+        builtin = builtin_encoding(fd, limits)
+        if builtin is None and symbolic and tu is None and std14_widths(base_font) is None:
+            info.problem = "a symbolic Type1 font's built-in encoding cannot be read"
+    names = _simple_encoding(font, base_font, symbolic, builtin)
     info.to_unicode = tu
     table: list[str | None] = []
     for code in range(256):

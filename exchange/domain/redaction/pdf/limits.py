@@ -80,7 +80,7 @@ def _inflate(data: bytes, limit: int) -> bytes:
     return out
 
 
-def _run_length(data: bytes, limit: int) -> bytes:
+def run_length_decode(data: bytes, limit: int) -> bytes:
     out = bytearray()
     i = 0
     n = len(data)
@@ -140,7 +140,7 @@ def check_stream_size(stream: pikepdf.Object, limits: PdfLimits) -> None:
             except ValueError:
                 return
         elif name in _RL:
-            data = _run_length(data, limit)
+            data = run_length_decode(data, limit)
         elif name in _LZW:
             if len(data) * _LZW_MAX_RATIO > limit:
                 raise _too_big(limit)

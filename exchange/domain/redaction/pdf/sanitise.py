@@ -33,7 +33,12 @@ GoTo or URI actions only; a URI that contains redacted text loses its action.
 
 Redacted through the detector: bookmark titles, link ``/Contents``, the
 structure tree's ``/Alt``, ``/ActualText``, ``/E`` and ``/T`` and the same
-keys in marked-content property lists.
+keys in marked-content property lists, inline or named in ``/Properties``
+(named ones are redacted in place, so every page using them reads the result).
+Annotation appearance states other than ``/N`` (``/D`` down, ``/R`` rollover)
+are never drawn into the page: flattening uses ``/N`` and the annotations are
+then deleted, links keep no ``/AP``, so those streams become unreachable and
+are not written.
 
 The output is then written as a full rewrite: one revision, only objects
 reachable from the trailer (qpdf drops the rest), a new document ID.
@@ -380,7 +385,7 @@ def postsanitise(pdf: pikepdf.Pdf, find: Finder, stats: Counter[str], nesting_li
 
 
 def redact_marked_content(model_contexts: Any, find: Finder, stats: Counter[str]) -> int:
-    """Redact /ActualText, /Alt and /E in inline marked-content property lists."""
+    """Redact /ActualText, /Alt and /E in marked-content property lists, inline or named."""
     changed = 0
     for ctx in model_contexts:
         for idx in ctx.marked_text:
@@ -400,6 +405,15 @@ def redact_marked_content(model_contexts: Any, find: Finder, stats: Counter[str]
                     pikepdf.ContentStreamInstruction([tag, new_props], pikepdf.Operator("BDC"))
                 ]
                 changed += 1
+        for props in ctx.marked_named:
+            # Redacted in place: every page using this property list must read the redacted text.
+            for key in ("/ActualText", "/Alt", "/E"):
+                value = props.get(key)
+                if isinstance(value, pikepdf.String):
+                    new, counts = redact_string(str(value), find)
+                    if counts:
+                        props[key] = pikepdf.String(new)
+                        changed += 1
     if changed:
         stats["marked_content_text_redacted"] += changed
     return changed

@@ -10,8 +10,17 @@ defines. It records:
   in text space and the matrix from text space to the page. A run knows the
   content stream, instruction and array element it came from, which is what
   lets the rewriter remove exactly those glyphs;
-* opaque filled rectangles (fill alpha 1, normal blend) with their painting
-  order, to find text hidden under a box;
+* every filled path and shading (:class:`Cover`: its exact area as the fill
+  shape — rectangles, polygons, flattened curves, nonzero or even-odd —
+  intersected with the clipping region, its colour as RGB when known, and
+  whether it is opaque: fill alpha 1, normal blend, not a tiling pattern) in
+  painting order, to find text under paint and text in its backdrop's colour;
+* per text run, the fill and stroke colours (``g``/``rg``/``k``/``sc``/``scn``
+  in DeviceGray/RGB/CMYK, ICCBased, Cal*, Lab, Indexed, Separation/DeviceN
+  where tint 0 is paper and the colourant ``/None`` paints nothing), the
+  clipping region in force (``W n``/``W* n`` paths and every Form XObject's
+  ``/BBox``), and whether the run is invisible as a whole (fill alpha ~0, no
+  ink, or smaller than :data:`TINY_TEXT` in either direction, e.g. ``Tz`` ~0);
 * image placements (XObject and inline) with their matrices, for repainting
   pixels under redaction boxes;
 * optional-content sections hidden by default, which are dropped entirely
@@ -20,8 +29,15 @@ defines. It records:
 Invariants: nothing here writes to the PDF. Each Form XObject gets one
 :class:`StreamContext` per page, shared by all its uses on that page, so a
 removal inside a form is applied once to a page-private copy of that form.
+Streams it does not walk — tiling-pattern cells and soft-mask groups — are
+checked for text-showing operators; a page painting with one that shows text
+fails closed (its text would otherwise be read by nothing).
 Threat assumptions: operands may be of the wrong type or missing (skipped),
 forms may reference themselves (rejected), streams may be bombs (bounded).
+The applicant may hide text from view by any means a viewer honours; what is
+recorded here lets ``apply.hidden_glyphs`` find it. Where a colour cannot be
+known (patterns, spot tints, images behind the text) the text counts as
+visible: the model never guesses text invisible from missing information.
 """
 
 from __future__ import annotations
@@ -43,9 +59,16 @@ Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in page user space
 IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 _FILL_OPS = frozenset({"f", "F", "f*", "B", "B*", "b", "b*"})
 _PAINT_OPS = frozenset({"f", "F", "f*", "B", "B*", "b", "b*", "S", "s", "n"})
-_PATH_OPS = frozenset({"m", "l", "c", "v", "y", "h"})
+_COLOUR_OPS = frozenset({"g", "G", "rg", "RG", "k", "K", "cs", "CS", "sc", "SC", "scn", "SCN"})
 _TEXT_SHOW = frozenset({"Tj", "TJ", "'", '"'})
 _NORMAL_BLEND = frozenset({"/Normal", "/Compatible"})
+#: Text whose glyphs are smaller than this (page units, either direction) cannot be read.
+TINY_TEXT = 1.0
+_MARKED_TEXT_KEYS = ("/ActualText", "/Alt", "/E")
+#: Resource categories whose entries no operator names are dropped (they can hold
+#: content streams, text strings or pictures). Colour spaces stay: inline images
+#: may name them in ways this model does not track.
+PRUNED_RESOURCES = ("/XObject", "/Font", "/ExtGState", "/Pattern", "/Shading", "/Properties")
 
 
 def mul(m: Matrix, n: Matrix) -> Matrix:
@@ -67,10 +90,16 @@ def apply(m: Matrix, x: float, y: float) -> tuple[float, float]:
 
 
 def transform_box(m: Matrix, x0: float, y0: float, x1: float, y1: float) -> Box:
-    pts = (apply(m, x0, y0), apply(m, x1, y0), apply(m, x0, y1), apply(m, x1, y1))
-    xs = [p[0] for p in pts]
-    ys = [p[1] for p in pts]
-    return (min(xs), min(ys), max(xs), max(ys))
+    """Bounding box of the image of an axis-aligned box (exact: extremes are at corners)."""
+    a, b, c, d, e, f = m
+    ax0, ax1, cy0, cy1 = a * x0, a * x1, c * y0, c * y1
+    bx0, bx1, dy0, dy1 = b * x0, b * x1, d * y0, d * y1
+    return (
+        e + min(ax0, ax1) + min(cy0, cy1),
+        f + min(bx0, bx1) + min(dy0, dy1),
+        e + max(ax0, ax1) + max(cy0, cy1),
+        f + max(bx0, bx1) + max(dy0, dy1),
+    )
 
 
 def to_matrix(obj: Any) -> Matrix | None:
@@ -91,6 +120,198 @@ def _f(obj: Any, default: float = 0.0) -> float:
     return value if math.isfinite(value) else default
 
 
+Point = tuple[float, float]
+RGB = tuple[float, float, float]
+WHITE: RGB = (1.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A region of the page in device space: its bounding box and, unless it *is* that box, polygons.
+
+    ``polys`` is None when the region is exactly ``bbox``; an empty tuple is the empty region
+    (a clip to a zero-area path hides everything drawn after it).
+    """
+
+    bbox: Box
+    polys: tuple[tuple[Point, ...], ...] | None = None
+    evenodd: bool = False
+
+    def contains(self, x: float, y: float) -> bool:
+        b = self.bbox
+        if not (b[0] <= x <= b[2] and b[1] <= y <= b[3]):
+            return False
+        return True if self.polys is None else _inside_polys(self.polys, x, y, self.evenodd)
+
+
+def _inside_polys(polys: tuple[tuple[Point, ...], ...], x: float, y: float, evenodd: bool) -> bool:
+    """Nonzero-winding (or even-odd) point-in-path test; subpaths are closed implicitly."""
+    winding = 0
+    crossings = 0
+    for poly in polys:
+        n = len(poly)
+        for i in range(n):
+            x0, y0 = poly[i]
+            x1, y1 = poly[(i + 1) % n]
+            side = (x1 - x0) * (y - y0) - (x - x0) * (y1 - y0)
+            if y0 <= y:
+                if y1 > y and side > 0:
+                    winding += 1
+                    crossings += 1
+            elif y1 <= y and side < 0:
+                winding -= 1
+                crossings += 1
+    return crossings % 2 == 1 if evenodd else winding != 0
+
+
+def _is_box(poly: tuple[Point, ...]) -> bool:
+    pts = poly[:4] if len(poly) == 5 and poly[4] == poly[0] else poly
+    if len(pts) != 4:
+        return False
+    xs = {round(p[0], 3) for p in pts}
+    ys = {round(p[1], 3) for p in pts}
+    corners = {(round(p[0], 3), round(p[1], 3)) for p in pts}
+    if len(xs) != 2 or len(ys) != 2 or len(corners) != 4:
+        return False
+    # Consecutive corners must share an x or a y (a rectangle, not a bow tie).
+    return all(
+        round(pts[i][0], 3) == round(pts[i - 1][0], 3) or round(pts[i][1], 3) == round(pts[i - 1][1], 3)
+        for i in range(4)
+    )
+
+
+def make_shape(subpaths: list[list[Point]], ctm: Matrix, evenodd: bool) -> Shape:
+    """The area a fill (or clip) of ``subpaths`` covers, in device space."""
+    polys = [tuple(apply(ctm, x, y) for x, y in sp) for sp in subpaths if len(sp) >= 3]
+    if not polys:
+        return Shape((0.0, 0.0, 0.0, 0.0), ())
+    xs = [p[0] for poly in polys for p in poly]
+    ys = [p[1] for poly in polys for p in poly]
+    bbox = (min(xs), min(ys), max(xs), max(ys))
+    if len(polys) == 1 and _is_box(polys[0]):
+        return Shape(bbox)
+    return Shape(bbox, tuple(polys), evenodd)
+
+
+def box_shape(box: Box, ctm: Matrix) -> Shape:
+    x0, y0, x1, y1 = box
+    return make_shape([[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]], ctm, False)
+
+
+@dataclass(frozen=True, slots=True)
+class Cover:
+    """An opaque paint (fill, shading) in painting order: the area inside every shape."""
+
+    order: int
+    bbox: Box
+    shapes: tuple[Shape, ...]
+    #: the paint's colour as RGB, None when unknown (shading, pattern, spot colour).
+    colour: RGB | None
+    #: False for translucent or patterned paint: a backdrop of unknown colour, hiding nothing.
+    opaque: bool = True
+
+    def contains(self, x: float, y: float) -> bool:
+        b = self.bbox
+        if not (b[0] <= x <= b[2] and b[1] <= y <= b[3]):
+            return False
+        return all(s.contains(x, y) for s in self.shapes)
+
+
+def _intersect(boxes: list[Box]) -> Box | None:
+    x0 = max(b[0] for b in boxes)
+    y0 = max(b[1] for b in boxes)
+    x1 = min(b[2] for b in boxes)
+    y1 = min(b[3] for b in boxes)
+    if x1 - x0 <= 0.5 or y1 - y0 <= 0.5:
+        return None
+    return (x0, y0, x1, y1)
+
+
+def _bezier(p0: Point, p1: Point, p2: Point, p3: Point) -> list[Point]:
+    out = []
+    for t in (0.25, 0.5, 0.75, 1.0):
+        u = 1.0 - t
+        a, b, c, d = u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t
+        out.append(
+            (a * p0[0] + b * p1[0] + c * p2[0] + d * p3[0], a * p0[1] + b * p1[1] + c * p2[1] + d * p3[1])
+        )
+    return out
+
+
+# -- colour ------------------------------------------------------------------------
+#: A colour space as far as visibility goes: kind, component count, extra data
+#: (Indexed: (base, hival, lookup); Pattern: None). Kinds: gray, rgb, cmyk, lab,
+#: none (Separation/DeviceN of the colourant /None: paints nothing), spot
+#: (other Separation/DeviceN: tint 0 is no ink, anything else unknown),
+#: indexed, pattern, unknown.
+ColourSpace = tuple[str, int, Any]
+_GRAY: ColourSpace = ("gray", 1, None)
+_RGB_CS: ColourSpace = ("rgb", 3, None)
+_CMYK: ColourSpace = ("cmyk", 4, None)
+_PATTERN: ColourSpace = ("pattern", 0, None)
+_UNKNOWN: ColourSpace = ("unknown", 0, None)
+_DEVICE_SPACES = {
+    "/DeviceGray": _GRAY,
+    "/G": _GRAY,
+    "/CalGray": _GRAY,
+    "/DeviceRGB": _RGB_CS,
+    "/RGB": _RGB_CS,
+    "/CalRGB": _RGB_CS,
+    "/DeviceCMYK": _CMYK,
+    "/CMYK": _CMYK,
+    "/Pattern": _PATTERN,
+}
+_INITIAL_COLOUR = {
+    "gray": (0.0,),
+    "rgb": (0.0, 0.0, 0.0),
+    "cmyk": (0.0, 0.0, 0.0, 1.0),
+    "lab": (0.0, 0.0, 0.0),
+}
+#: Two colours closer than this (per RGB component) are indistinguishable on the page.
+SAME_COLOUR = 0.04
+
+
+def _clamp(v: float) -> float:
+    return 0.0 if v < 0.0 else 1.0 if v > 1.0 else v
+
+
+def colour_to_rgb(cs: ColourSpace, comps: list[float]) -> RGB | None:
+    """An RGB approximation of a colour, or None when it cannot be known."""
+    kind = cs[0]
+    if kind == "gray" and comps:
+        g = _clamp(comps[0])
+        return (g, g, g)
+    if kind == "rgb" and len(comps) >= 3:
+        return (_clamp(comps[0]), _clamp(comps[1]), _clamp(comps[2]))
+    if kind == "cmyk" and len(comps) >= 4:
+        c, m, y, k = (_clamp(v) for v in comps[:4])
+        return (1.0 - min(1.0, c + k), 1.0 - min(1.0, m + k), 1.0 - min(1.0, y + k))
+    if kind == "lab" and len(comps) >= 3:
+        if abs(comps[1]) < 2.0 and abs(comps[2]) < 2.0:
+            g = _clamp(comps[0] / 100.0)
+            return (g, g, g)
+        return None
+    if kind == "spot" and comps:
+        return WHITE if all(v <= 0.001 for v in comps) else None
+    if kind == "indexed" and comps:
+        base, hival, lookup = cs[2]
+        index = int(min(max(round(comps[0]), 0), hival))
+        n = base[1]
+        chunk = lookup[index * n : (index + 1) * n]
+        if n == 0 or len(chunk) != n:
+            return None
+        return colour_to_rgb(base, [b / 255.0 for b in chunk])
+    return None
+
+
+def same_colour(a: RGB, b: RGB) -> bool:
+    return (
+        abs(a[0] - b[0]) <= SAME_COLOUR
+        and abs(a[1] - b[1]) <= SAME_COLOUR
+        and abs(a[2] - b[2]) <= SAME_COLOUR
+    )
+
+
 @dataclass(slots=True, eq=False)
 class StreamContext:
     """One content stream (a page's, or a Form XObject's) as seen from one page."""
@@ -106,14 +327,24 @@ class StreamContext:
     proto: dict[tuple[int, int], Run] = field(default_factory=dict)
     children: dict[str, StreamContext] = field(default_factory=dict)
     xobject_replacements: dict[str, pikepdf.Object] = field(default_factory=dict)
+    #: resource names this stream's operators refer to, by category (see PRUNED_RESOURCES).
+    used: dict[str, set[str]] = field(default_factory=dict)
+    #: resources no operator refers to: never shown, yet they may hold text or pictures.
+    unused: dict[str, set[str]] = field(default_factory=dict)
+
+    def use(self, category: str, name: str) -> None:
+        self.used.setdefault(category, set()).add(name)
+
     #: BDC instructions carrying /ActualText, /Alt or /E in an inline dictionary.
     marked_text: list[int] = field(default_factory=list)
+    #: named property lists (in /Properties) carrying those keys; redacted in place.
+    marked_named: list[pikepdf.Dictionary] = field(default_factory=list)
     final_depth: int = 0
     #: set when the same form shows text under different text states on one page.
     inconsistent: bool = False
 
     def changed(self) -> bool:
-        return bool(self.drop or self.replace or self.removed)
+        return bool(self.drop or self.replace or self.removed or self.unused)
 
 
 @dataclass(slots=True, eq=False)
@@ -137,6 +368,12 @@ class Run:
     mode: int
     order: int
     tfs_th: float
+    #: paint colours (None: unknown) and clipping region in force when the run was shown.
+    fill: RGB | None = None
+    stroke: RGB | None = None
+    clip: tuple[Shape, ...] = ()
+    #: why every glyph of the run is invisible ("transparent", "no_ink", "tiny"), or None.
+    invisible: str | None = None
     text: str = ""
     text_start: int = -1
     #: per-character glyph index, only when some glyph has != 1 characters.
@@ -173,7 +410,8 @@ class PageModel:
     root: StreamContext
     crop: Box
     runs: list[Run] = field(default_factory=list)
-    rects: list[tuple[int, Box]] = field(default_factory=list)
+    #: opaque fills and shadings in painting order.
+    covers: list[Cover] = field(default_factory=list)
     #: opaque images in painting order; the flag marks images covering most of the page.
     image_covers: list[tuple[int, Box, bool]] = field(default_factory=list)
     images: list[ImagePlacement] = field(default_factory=list)
@@ -187,7 +425,26 @@ class PageModel:
 
 
 class _GState:
-    __slots__ = ("blend_normal", "ctm", "fill_alpha", "font", "mode", "tc", "tfs", "th", "tl", "ts", "tw")
+    __slots__ = (
+        "blend_normal",
+        "clip",
+        "ctm",
+        "fill",
+        "fill_alpha",
+        "fill_cs",
+        "fill_ink",
+        "font",
+        "mode",
+        "stroke",
+        "stroke_alpha",
+        "stroke_cs",
+        "tc",
+        "tfs",
+        "th",
+        "tl",
+        "ts",
+        "tw",
+    )
 
     def __init__(self) -> None:
         self.ctm: Matrix = IDENTITY
@@ -200,21 +457,21 @@ class _GState:
         self.ts = 0.0
         self.mode = 0
         self.fill_alpha = 1.0
+        self.stroke_alpha = 1.0
         self.blend_normal = True
+        #: clipping region: a point is visible only inside every shape.
+        self.clip: tuple[Shape, ...] = ()
+        self.fill_cs: ColourSpace = _GRAY
+        self.stroke_cs: ColourSpace = _GRAY
+        self.fill: RGB | None = (0.0, 0.0, 0.0)
+        self.stroke: RGB | None = (0.0, 0.0, 0.0)
+        #: "paint" (opaque ink), "none" (paints nothing) or "sparse" (a tiling pattern).
+        self.fill_ink = "paint"
 
     def copy(self) -> _GState:
         g = _GState.__new__(_GState)
-        g.ctm = self.ctm
-        g.font = self.font
-        g.tfs = self.tfs
-        g.tc = self.tc
-        g.tw = self.tw
-        g.th = self.th
-        g.tl = self.tl
-        g.ts = self.ts
-        g.mode = self.mode
-        g.fill_alpha = self.fill_alpha
-        g.blend_normal = self.blend_normal
+        for name in _GState.__slots__:
+            setattr(g, name, getattr(self, name))
         return g
 
 
@@ -268,25 +525,6 @@ class OptionalContent:
                 return not all(hidden)
             return all(hidden)
         return oc.objgen in self.hidden
-
-
-def _close_quad(
-    pts: list[tuple[float, float]] | None, rects: list[tuple[float, float, float, float]]
-) -> None:
-    """Add ``pts`` to ``rects`` when it is an axis-aligned rectangle (4 corners, optionally closed)."""
-    if not pts:
-        return
-    if len(pts) == 5 and pts[4] == pts[0]:
-        pts = pts[:4]
-    if len(pts) != 4:
-        return
-    xs = sorted({round(p[0], 3) for p in pts})
-    ys = sorted({round(p[1], 3) for p in pts})
-    if len(xs) != 2 or len(ys) != 2:
-        return
-    corners = {(round(p[0], 3), round(p[1], 3)) for p in pts}
-    if len(corners) == 4:
-        rects.append((xs[0], ys[0], xs[1] - xs[0], ys[1] - ys[0]))
 
 
 def inherited(page: pikepdf.Object, key: str) -> Any:
@@ -347,6 +585,8 @@ class Interpreter:
         self.limits = limits
         self.fonts: dict[tuple[int, int], FontInfo] = {}
         self.oc = OptionalContent(pdf)
+        #: pattern cells and soft-mask groups already checked for text (True: none).
+        self._textless: dict[tuple[int, int], bool] = {}
 
     def font(self, resources: Any, name: Any) -> FontInfo | None:
         if not isinstance(resources, pikepdf.Dictionary):
@@ -376,6 +616,16 @@ class Interpreter:
         self._ops = 0
         self._stack: list[tuple[Any, ...]] = []
         self._run(model, root, _GState(), 0)
+        for ctx in model.contexts.values():
+            res = ctx.resources
+            if not isinstance(res, pikepdf.Dictionary):
+                continue
+            for category in PRUNED_RESOURCES:
+                entries = res.get(category)
+                if isinstance(entries, pikepdf.Dictionary):
+                    unused = set(entries.keys()) - ctx.used.get(category, set())
+                    if unused:
+                        ctx.unused[category] = unused
         build_text(model)
         return model
 
@@ -386,10 +636,12 @@ class Interpreter:
         stack: list[_GState] = []
         tm: Matrix = IDENTITY
         tlm: Matrix = IDENTITY
-        rects: list[tuple[float, float, float, float]] = []
-        # Points of the current subpath built from m/l; a closed axis-aligned quad counts as a box.
-        subpath: list[tuple[float, float]] | None = None
+        # The current path, in user space (transformed when painted; cm is not allowed inside a path).
+        path: list[list[Point]] = []
+        subpath: list[Point] | None = None
+        pending_clip: bool | None = None  # None, or the even-odd flag of a pending W / W*
         marked: list[str] = []  # "oc" or "" per open marked-content section
+        fonts_here: dict[str, FontInfo | None] = {}
         skip = 0
         instructions = ctx.instructions
         self._ops += len(instructions)
@@ -462,7 +714,13 @@ class Interpreter:
                 tm = tlm
             elif op == "Tf":
                 if len(operands) >= 2:
-                    gs.font = self.font(resources, operands[0])
+                    # Resources are fixed for one stream: look each font name up once.
+                    fname = str(operands[0])
+                    ctx.use("/Font", fname)
+                    if fname in fonts_here:
+                        gs.font = fonts_here[fname]
+                    else:
+                        gs.font = fonts_here[fname] = self.font(resources, operands[0])
                     gs.tfs = _f(operands[1])
             elif op == "BT":
                 tm = tlm = IDENTITY
@@ -480,28 +738,53 @@ class Interpreter:
                 gs.mode = int(_f(operands[0])) if operands else 0
             elif op == "re":
                 if len(operands) >= 4:
-                    rects.append((_f(operands[0]), _f(operands[1]), _f(operands[2]), _f(operands[3])))
+                    x, y = _f(operands[0]), _f(operands[1])
+                    w, h = _f(operands[2]), _f(operands[3])
+                    path.append([(x, y), (x + w, y), (x + w, y + h), (x, y + h)])
+                    subpath = None
             elif op == "m":
-                _close_quad(subpath, rects)
-                subpath = [(_f(operands[0]), _f(operands[1]))] if len(operands) >= 2 else None
+                if len(operands) >= 2:
+                    subpath = [(_f(operands[0]), _f(operands[1]))]
+                    path.append(subpath)
             elif op == "l":
                 if subpath is not None and len(operands) >= 2:
                     subpath.append((_f(operands[0]), _f(operands[1])))
-            elif op == "h":
-                _close_quad(subpath, rects)
-                subpath = None
             elif op in ("c", "v", "y"):
-                subpath = None  # curves: not a box
+                if subpath is not None:
+                    p0 = subpath[-1]
+                    pts = [(_f(operands[k]), _f(operands[k + 1])) for k in range(0, len(operands) - 1, 2)]
+                    if op == "c" and len(pts) >= 3:
+                        subpath.extend(_bezier(p0, pts[0], pts[1], pts[2]))
+                    elif op == "v" and len(pts) >= 2:
+                        subpath.extend(_bezier(p0, p0, pts[0], pts[1]))
+                    elif op == "y" and len(pts) >= 2:
+                        subpath.extend(_bezier(p0, pts[0], pts[1], pts[1]))
+            elif op == "h":
+                if subpath is not None:
+                    subpath = [subpath[0]]
+                    path.append(subpath)
+            elif op in ("W", "W*"):
+                pending_clip = op == "W*"
             elif op in _PAINT_OPS:
-                _close_quad(subpath, rects)
+                if path and op in _FILL_OPS and gs.fill_ink != "none" and gs.fill_alpha > 0.0:
+                    opaque = gs.fill_ink == "paint" and gs.fill_alpha >= 0.999 and gs.blend_normal
+                    shape = make_shape(path, gs.ctm, op.endswith("*"))
+                    colour = gs.fill if opaque else None
+                    self._add_cover(model, (shape, *gs.clip), colour, opaque=opaque)
+                if pending_clip is not None:
+                    gs.clip = (*gs.clip, make_shape(path, gs.ctm, pending_clip))
+                    pending_clip = None
+                path = []
                 subpath = None
-                if op in _FILL_OPS and rects and gs.fill_alpha >= 0.999 and gs.blend_normal:
-                    for x, y, w, h in rects:
-                        box = transform_box(gs.ctm, x, y, x + w, y + h)
-                        if box[2] - box[0] > 0.5 and box[3] - box[1] > 0.5:
-                            self._order += 1
-                            model.rects.append((self._order, box))
-                rects = []
+            elif op == "sh":
+                if operands:
+                    ctx.use("/Shading", str(operands[0]))
+                if gs.fill_alpha >= 0.999 and gs.blend_normal and operands:
+                    self._shading(model, resources, operands[0], gs)
+            elif op in _COLOUR_OPS:
+                if op in ("scn", "SCN") and operands and isinstance(operands[-1], pikepdf.Name):
+                    ctx.use("/Pattern", str(operands[-1]))
+                self._colour(model, resources, op, operands, gs)
             elif op == "q":
                 stack.append(gs.copy())
             elif op == "Q":
@@ -515,11 +798,15 @@ class Interpreter:
                 if m is not None:
                     gs.ctm = mul(m, gs.ctm)
             elif op == "gs":
-                self._ext_gstate(resources, operands, gs)
+                if operands:
+                    ctx.use("/ExtGState", str(operands[0]))
+                self._ext_gstate(model, resources, operands, gs)
             elif op == "Do":
                 if operands:
                     self._do(model, ctx, gs, idx=idx, name=str(operands[0]), depth=depth)
             elif op == "BDC":
+                if len(operands) >= 2 and isinstance(operands[1], pikepdf.Name):
+                    ctx.use("/Properties", str(operands[1]))
                 if len(operands) >= 2 and operands[0] == "/OC":
                     props = (
                         resources.get("/Properties") if isinstance(resources, pikepdf.Dictionary) else None
@@ -538,18 +825,149 @@ class Interpreter:
                     continue
                 if len(operands) >= 2 and isinstance(operands[1], pikepdf.Dictionary):
                     props_dict = operands[1]
-                    if any(k in props_dict for k in ("/ActualText", "/Alt", "/E")):
+                    if any(k in props_dict for k in _MARKED_TEXT_KEYS):
                         ctx.marked_text.append(idx)
+                elif len(operands) >= 2 and isinstance(operands[1], pikepdf.Name):
+                    # A named property list in /Properties: viewers read its /ActualText as page text.
+                    props = (
+                        resources.get("/Properties") if isinstance(resources, pikepdf.Dictionary) else None
+                    )
+                    named = props.get(str(operands[1])) if isinstance(props, pikepdf.Dictionary) else None
+                    if isinstance(named, pikepdf.Dictionary) and any(k in named for k in _MARKED_TEXT_KEYS):
+                        ctx.marked_named.append(named)
                 marked.append("")
             elif op == "BMC":
                 marked.append("")
-            elif op == "EMC":
-                if marked:
-                    marked.pop()
-            elif op in _PATH_OPS:
-                pass
+            elif op == "DP" and len(operands) >= 2 and isinstance(operands[1], pikepdf.Name):
+                ctx.use("/Properties", str(operands[1]))
+            elif op == "EMC" and marked:
+                marked.pop()
         if ctx.is_page:
             ctx.final_depth = len(stack)
+
+    def _add_cover(
+        self, model: PageModel, shapes: tuple[Shape, ...], colour: RGB | None, *, opaque: bool = True
+    ) -> None:
+        bbox = _intersect([sh.bbox for sh in shapes])
+        if bbox is None or any(sh.polys == () for sh in shapes):
+            return
+        self._order += 1
+        model.covers.append(Cover(self._order, bbox, shapes, colour, opaque))
+
+    def _shading(self, model: PageModel, resources: Any, name: Any, gs: _GState) -> None:
+        """``sh`` paints the whole clipping region (or the shading's /BBox) opaquely."""
+        shadings = resources.get("/Shading") if isinstance(resources, pikepdf.Dictionary) else None
+        shading = shadings.get(str(name)) if isinstance(shadings, pikepdf.Dictionary) else None
+        if not isinstance(shading, pikepdf.Dictionary | pikepdf.Stream):
+            return
+        shapes: list[Shape] = [box_shape(model.crop, IDENTITY), *gs.clip]
+        bbox = shading.get("/BBox")
+        if isinstance(bbox, pikepdf.Array) and len(bbox) == 4:
+            vals = [_f(v) for v in bbox]
+            shapes.append(box_shape((vals[0], vals[1], vals[2], vals[3]), gs.ctm))
+        self._add_cover(model, tuple(shapes), None)
+
+    def _colour_space(self, resources: Any, obj: Any, depth: int = 0) -> ColourSpace:
+        if isinstance(obj, pikepdf.Name):
+            known = _DEVICE_SPACES.get(str(obj))
+            if known is not None:
+                return known
+            spaces = resources.get("/ColorSpace") if isinstance(resources, pikepdf.Dictionary) else None
+            obj = spaces.get(str(obj)) if isinstance(spaces, pikepdf.Dictionary) else None
+            if isinstance(obj, pikepdf.Name):
+                return _DEVICE_SPACES.get(str(obj), _UNKNOWN)
+        if not isinstance(obj, pikepdf.Array) or not len(obj) or depth > 3:
+            return _UNKNOWN
+        family = str(obj[0])
+        if family in _DEVICE_SPACES:
+            return _DEVICE_SPACES[family]
+        if family == "/ICCBased" and len(obj) >= 2 and isinstance(obj[1], pikepdf.Stream):
+            n = int(_f(obj[1].get("/N"), 0))
+            return {1: _GRAY, 3: _RGB_CS, 4: _CMYK}.get(n, _UNKNOWN)
+        if family == "/Lab":
+            return ("lab", 3, None)
+        if family in ("/Separation", "/DeviceN") and len(obj) >= 2:
+            names = list(obj[1]) if isinstance(obj[1], pikepdf.Array) else [obj[1]]
+            if names and all(str(n) == "/None" for n in names):
+                return ("none", len(names), None)
+            return ("spot", len(names), None)
+        if family in ("/Indexed", "/I") and len(obj) >= 4:
+            base = self._colour_space(resources, obj[1], depth + 1)
+            lookup = obj[3]
+            if isinstance(lookup, pikepdf.Stream):
+                check_stream_size(lookup, self.limits)
+                data = bytes(lookup.read_bytes())
+            elif isinstance(lookup, pikepdf.String):
+                data = bytes(lookup)
+            else:
+                return _UNKNOWN
+            hival = int(min(max(_f(obj[2], 0), 0), 255))
+            return ("indexed", 1, (base, hival, data[: (hival + 1) * max(base[1], 1)]))
+        if family == "/Pattern":
+            return _PATTERN
+        return _UNKNOWN
+
+    def _colour(self, model: PageModel, resources: Any, op: str, operands: Any, gs: _GState) -> None:
+        stroke = op.isupper()
+        low = op.lower()
+        if low in ("g", "rg", "k"):
+            cs = {"g": _GRAY, "rg": _RGB_CS, "k": _CMYK}[low]
+            colour = colour_to_rgb(cs, [_f(v) for v in operands])
+            ink = "paint"
+        elif low == "cs":
+            cs = self._colour_space(resources, operands[0]) if operands else _UNKNOWN
+            # Initial colours (PDF 32000 8.6.8): black in device-like spaces, index 0, full
+            # tint (1.0) for Separation/DeviceN, and "paint nothing" for a pattern space.
+            if cs[0] == "spot":
+                colour = colour_to_rgb(cs, [1.0] * cs[1])
+            elif cs[0] == "indexed":
+                colour = colour_to_rgb(cs, [0.0])
+            else:
+                colour = colour_to_rgb(cs, list(_INITIAL_COLOUR.get(cs[0], ())))
+            ink = {"none": "none", "pattern": "sparse"}.get(cs[0], "paint")
+        else:  # sc, scn
+            cs = gs.stroke_cs if stroke else gs.fill_cs
+            ink = "none" if cs[0] == "none" else "paint"
+            if cs[0] == "pattern":
+                colour = None
+                ink = self._pattern_ink(model, resources, operands[-1] if operands else None)
+            else:
+                colour = colour_to_rgb(cs, [_f(v) for v in operands if not isinstance(v, pikepdf.Name)])
+        if stroke:
+            gs.stroke_cs, gs.stroke = cs, colour
+        else:
+            gs.fill_cs, gs.fill, gs.fill_ink = cs, colour, ink
+
+    def _pattern_ink(self, model: PageModel, resources: Any, name: Any) -> str:
+        """Shading patterns paint opaquely; tiling patterns may leave gaps."""
+        patterns = resources.get("/Pattern") if isinstance(resources, pikepdf.Dictionary) else None
+        pattern = patterns.get(str(name)) if isinstance(patterns, pikepdf.Dictionary) else None
+        if isinstance(pattern, pikepdf.Dictionary | pikepdf.Stream) and pattern.get("/PatternType") == 2:
+            return "paint"
+        if isinstance(pattern, pikepdf.Stream):
+            self._no_text_inside(model, pattern, "a tiling pattern")
+        return "sparse"
+
+    def _no_text_inside(self, model: PageModel, stream: pikepdf.Stream, what: str) -> None:
+        """Fail the page when ``stream`` (a pattern cell or soft-mask group) shows text.
+
+        The interpreter does not walk these streams, so their text is not in the page
+        text ``find`` sees; rather than leave it unread, the page fails closed.
+        """
+        key = stream.objgen
+        verdict = self._textless.get(key) if key != (0, 0) else None
+        if verdict is None:
+            check_stream_size(stream, self.limits)
+            ops = parse_stream_instructions(stream, self.limits)
+            verdict = not any(
+                not isinstance(i, pikepdf.ContentStreamInlineImage) and str(i.operator) in _TEXT_SHOW
+                for i in ops
+            )
+            if key != (0, 0):
+                self._textless[key] = verdict
+        if not verdict:
+            model.unmappable += 1
+            model.problems.append(f"{what} draws text, which is not supported")
 
     def _cover(self, model: PageModel, bbox: Box) -> None:
         crop = model.crop
@@ -560,7 +978,7 @@ class Interpreter:
         self._order += 1
         model.image_covers.append((self._order, bbox, large))
 
-    def _ext_gstate(self, resources: Any, operands: Any, gs: _GState) -> None:
+    def _ext_gstate(self, model: PageModel, resources: Any, operands: Any, gs: _GState) -> None:
         if not operands or not isinstance(resources, pikepdf.Dictionary):
             return
         states = resources.get("/ExtGState")
@@ -569,13 +987,19 @@ class Interpreter:
             return
         if "/ca" in state:
             gs.fill_alpha = _f(state.get("/ca"), 1.0)
+        if "/CA" in state:
+            gs.stroke_alpha = _f(state.get("/CA"), 1.0)
         if "/BM" in state:
             bm = state.get("/BM")
             if isinstance(bm, pikepdf.Array):
                 bm = bm[0] if len(bm) else pikepdf.Name("/Normal")
             gs.blend_normal = str(bm) in _NORMAL_BLEND
         if "/SMask" in state:
-            gs.blend_normal = gs.blend_normal and state.get("/SMask") == "/None"
+            smask = state.get("/SMask")
+            gs.blend_normal = gs.blend_normal and smask == "/None"
+            group = smask.get("/G") if isinstance(smask, pikepdf.Dictionary) else None
+            if isinstance(group, pikepdf.Stream):
+                self._no_text_inside(model, group, "a soft mask")
         font = state.get("/Font")
         if isinstance(font, pikepdf.Array) and len(font) == 2:
             fobj = font[0]
@@ -587,6 +1011,7 @@ class Interpreter:
         self, model: PageModel, ctx: StreamContext, gs: _GState, *, idx: int, name: str, depth: int
     ) -> None:
         resources = ctx.resources
+        ctx.use("/XObject", name)
         xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
         xobj = xobjects.get(name) if isinstance(xobjects, pikepdf.Dictionary) else None
         if not isinstance(xobj, pikepdf.Stream):
@@ -625,6 +1050,11 @@ class Interpreter:
         inner = gs.copy()
         matrix = to_matrix(xobj.get("/Matrix", [1, 0, 0, 1, 0, 0])) or IDENTITY
         inner.ctm = mul(matrix, gs.ctm)
+        form_bbox = xobj.get("/BBox")
+        if isinstance(form_bbox, pikepdf.Array) and len(form_bbox) == 4:
+            # A form is clipped to its /BBox: text outside it is never shown.
+            vals = [_f(v) for v in form_bbox]
+            inner.clip = (*gs.clip, box_shape((vals[0], vals[1], vals[2], vals[3]), inner.ctm))
         self._stack.append(key)
         try:
             self._run(model, child, inner, depth + 1)
@@ -692,6 +1122,19 @@ class Interpreter:
         m = mul(tm, gs.ctm)
         rise = gs.ts
         size = abs(tfs) * math.hypot(m[2], m[3])
+        mode = gs.mode
+        invisible = None
+        if mode not in (3, 7):
+            fills = mode in (0, 2, 4, 6)
+            strokes = mode in (1, 2, 5, 6)
+            if (not fills or gs.fill_alpha < 0.02 or gs.fill_ink == "none") and (
+                not strokes or gs.stroke_alpha < 0.02 or gs.stroke_cs[0] == "none"
+            ):
+                invisible = "no_ink" if gs.fill_ink == "none" or gs.stroke_cs[0] == "none" else "transparent"
+            elif font.kind != "type3" and (  # Type3 glyph sizes depend on their FontMatrix
+                size < TINY_TEXT or abs(tfs * th) * math.hypot(m[0], m[1]) < TINY_TEXT
+            ):
+                invisible = "tiny"
         self._order += 1
         run = Run(
             ctx=ctx,
@@ -708,9 +1151,13 @@ class Interpreter:
             y0=rise + font.descent * scale,
             y1=rise + font.ascent * scale,
             size=size,
-            mode=gs.mode,
+            mode=mode,
             order=self._order,
             tfs_th=tfs * th,
+            fill=gs.fill if mode in (0, 2, 4, 6) else None,
+            stroke=gs.stroke if mode in (1, 2, 5, 6) else None,
+            clip=gs.clip,
+            invisible=invisible,
         )
         model.runs.append(run)
         key = (idx, elem)

@@ -10,12 +10,18 @@ Checks, each independent of the code that produced the output:
    every stream's decoded data (bounded), are folded and searched, in Latin-1
    and UTF-16 readings.
 3. ``raw_stream``: the file's bytes are scanned without any PDF parser:
-   every ``stream``…``endstream`` body is inflated with zlib where possible
-   and searched, together with the uncompressed bytes in between.
-4. ``text_under_box``: on pages the engine changed, the engine's own content
-   model re-reads the output and no glyph may remain under an opaque box
-   (ours or the applicant's) or outside the page; pdfium's character boxes
-   are also checked against every redaction box drawn (labels excepted).
+   every ``stream``…``endstream`` body is decoded through the filter chain its
+   dictionary names (Flate, LZW, RunLength, ASCIIHex, ASCII85, in any order;
+   read with a regex, not a parser) or, when none is named, through guessed
+   chains, each bounded by ``max_decoded_stream_bytes``; the results are
+   searched, together with the uncompressed bytes in between.
+4. ``text_under_box`` / ``hidden_text``: on pages that had opaque paint,
+   images or hidden text, the engine's own content model re-reads the output
+   and no glyph may remain under an opaque paint (ours or the applicant's),
+   outside the page, or otherwise hidden (clipped, same colour as its
+   backdrop, tiny, transparent); the page's text is searched for every
+   value. pdfium's character boxes are also checked against every redaction
+   box drawn (labels excepted).
 
 A leak names the page (when known), the kind and the index of the value in
 ``sensitive_values`` — never the value itself.
@@ -36,7 +42,8 @@ import pikepdf
 import pypdfium2 as pdfium
 
 from exchange.domain.detection.normalise import fold
-from exchange.domain.redaction.pdf.limits import PdfLimits, check_stream_size
+from exchange.domain.errors import UnsupportedFile
+from exchange.domain.redaction.pdf.limits import PdfLimits, check_stream_size, run_length_decode
 from exchange.domain.redaction.pdf.textmodel import Box
 
 _STREAM_RE = re.compile(rb"stream\r?\n(.*?)endstream", re.DOTALL)
@@ -54,8 +61,14 @@ def fast_fold(text: str) -> str:
     """
     if not text.isascii():
         return fold(text)
-    text = _SOFT_BREAK.sub("", text).lower().replace("`", "'")
-    return _WS.sub(" ", _SOFT_BREAK.sub("", text)).strip()
+    # In ASCII the only soft-break character is "-"; str.split() splits on exactly the
+    # characters \s matches (str.isspace), so the join equals _WS.sub(" ", ...).strip().
+    if "-" in text:
+        text = _SOFT_BREAK.sub("", text).lower().replace("`", "'")
+        text = _SOFT_BREAK.sub("", text)
+    else:
+        text = text.lower().replace("`", "'")
+    return " ".join(text.split())
 
 
 #: Values shorter than this are only searched at word boundaries (too many accidental substrings).
@@ -76,7 +89,7 @@ class Needles:
     """Folded sensitive values and the ways they are searched for."""
 
     def __init__(self, values: Sequence[str]) -> None:
-        self.items: list[tuple[int, re.Pattern[str], str]] = []
+        self.items: list[tuple[int, re.Pattern[str], str, str]] = []
         self.raw: list[tuple[int, bytes, bytes, tuple[bytes, ...]]] = []
         seen: set[str] = set()
         for idx, value in enumerate(values):
@@ -86,7 +99,7 @@ class Needles:
             seen.add(folded)
             pattern = re.compile(r"(?<!\w)" + re.escape(folded) + r"(?!\w)")
             compact = _WS.sub("", folded)
-            self.items.append((idx, pattern, compact if len(compact) >= _COMPACT_MIN else ""))
+            self.items.append((idx, pattern, compact if len(compact) >= _COMPACT_MIN else "", folded))
             # Byte forms for parser-free scanning: folded (lower-case) UTF-8, and the value as
             # written in UTF-8, Latin-1 and UTF-16BE (PDF text strings) where encodable.
             encoded = {value.encode("utf-8"), value.encode("utf-16-be")}
@@ -104,13 +117,15 @@ class Needles:
         folded = fast_fold(text)
         compact: str | None = None
         hits = []
-        for idx, pattern, comp in self.items:
-            if pattern.search(folded):
+        for idx, pattern, comp, value in self.items:
+            # A plain substring test (C speed) must pass before the word-boundary regex can.
+            if value in folded and pattern.search(folded):
                 hits.append(idx)
                 continue
             if comp:
                 if compact is None:
-                    compact = _WS.sub("", folded)
+                    # fast_fold leaves ASCII text with single spaces only.
+                    compact = folded.replace(" ", "") if folded.isascii() else _WS.sub("", folded)
                 if comp in compact:
                     hits.append(idx)
         return hits
@@ -187,20 +202,150 @@ def scan_objects(data: bytes, needles: Needles, limits: PdfLimits) -> list[Leak]
     return leaks
 
 
-def _raw_decode(body: bytes, limit: int) -> bytes:
-    """Flate, or ASCII85 then Flate (as reportlab writes), without a PDF parser; b"" if neither."""
-    candidates = [body]
-    stripped = body.strip()
-    if stripped.endswith(b"~>"):
-        encoded = stripped[:-2].removeprefix(b"<~")
-        with contextlib.suppress(ValueError):
-            candidates.append(base64.a85decode(encoded, adobe=False, ignorechars=b" \t\r\n"))
-    for data in candidates:
+_FILTER_ENTRY = re.compile(rb"/Filter\s*(\[[^\]]{0,400}\]|/[^\s/\[\]<>()]+)")
+_NAME = re.compile(rb"/([^\s/\[\]<>()]+)")
+_HEX_BODY = re.compile(rb"[0-9A-Fa-f\s]*>?\s*")
+_A85_BODY = re.compile(rb"(?:<~)?[!-uz\s]*(?:~>)?\s*")
+_TEXT_FILTERS = {
+    "FlateDecode": "flate",
+    "Fl": "flate",
+    "LZWDecode": "lzw",
+    "LZW": "lzw",
+    "RunLengthDecode": "rl",
+    "RL": "rl",
+    "ASCIIHexDecode": "ahx",
+    "AHx": "ahx",
+    "ASCII85Decode": "a85",
+    "A85": "a85",
+}
+#: Filter chains tried, in order, when a stream's dictionary does not name its filters.
+_GUESSES = (
+    ("flate",),
+    ("a85", "flate"),
+    ("ahx", "flate"),
+    ("lzw",),
+    ("a85",),
+    ("ahx",),
+    ("ahx", "lzw"),
+    ("a85", "lzw"),
+)
+
+
+def _lzw(data: bytes, limit: int, early: int = 1) -> bytes:
+    """PDF LZW (MSB-first, 9-12 bit codes, EarlyChange 1), output bounded by ``limit``."""
+    out = bytearray()
+    table: list[bytes] = [bytes([i]) for i in range(256)] + [b"", b""]
+    width = 9
+    buf = 0
+    bits = 0
+    prev: bytes | None = None
+    for byte in data:
+        buf = (buf << 8) | byte
+        bits += 8
+        while bits >= width:
+            bits -= width
+            code = (buf >> bits) & ((1 << width) - 1)
+            buf &= (1 << bits) - 1
+            if code == 256:
+                table = table[:258]
+                width = 9
+                prev = None
+                continue
+            if code == 257:
+                return bytes(out)
+            if code < len(table):
+                entry = table[code]
+                if prev is not None:
+                    table.append(prev + entry[:1])
+            elif prev is not None and code == len(table):
+                entry = prev + prev[:1]
+                table.append(entry)
+            else:
+                return bytes(out)  # damaged: keep what was decoded
+            out += entry
+            if len(out) > limit:
+                return bytes(out[:limit])
+            prev = entry
+            if len(table) + early >= (1 << width) and width < 12:
+                width += 1
+    return bytes(out)
+
+
+def _decode_one(kind: str, data: bytes, limit: int) -> bytes | None:
+    """One text filter, bounded; None when ``data`` is not valid input for it."""
+    if kind == "flate":
         try:
             return zlib.decompressobj().decompress(data, limit)
         except zlib.error:
-            continue
-    return b""
+            return None
+    if kind == "lzw":
+        return _lzw(data, limit) if data[:1] >= b"\x80" else None
+    if kind == "ahx":
+        if not _HEX_BODY.fullmatch(data):
+            return None
+        digits = re.sub(rb"[^0-9A-Fa-f]", b"", data)
+        return bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode("ascii"))[:limit]
+    if kind == "a85":
+        if not _A85_BODY.fullmatch(data):
+            return None
+        text = data.strip().removeprefix(b"<~").removesuffix(b"~>")
+        try:
+            return base64.a85decode(text, adobe=False, ignorechars=b" \t\r\n\x0c")[:limit]
+        except ValueError:
+            return None
+    if kind == "rl":
+        try:
+            return run_length_decode(data, limit)
+        except UnsupportedFile:
+            return None
+    return None
+
+
+def _decode_chain(body: bytes, chain: Sequence[str], limit: int) -> bytes | None:
+    data: bytes | None = body
+    for kind in chain:
+        data = _decode_one(kind, data, limit) if data is not None else None
+        if not data:
+            return None
+    return data
+
+
+def _raw_decode(body: bytes, declared: list[str] | None, limit: int) -> list[bytes]:
+    """Decodings of a stream body, without a PDF parser.
+
+    ``declared`` is the filter chain read from the stream's dictionary by a regex
+    (None when it names none, or names them indirectly): LZW, RunLength, ASCIIHex,
+    ASCII85 and Flate, in any chain, are decoded, each bounded by ``limit``. When
+    nothing is declared, the usual chains are guessed from what the bytes look like.
+    Image codecs are not decoded (their pixels are checked elsewhere).
+    """
+    if declared is not None:
+        kinds = [_TEXT_FILTERS.get(name) for name in declared]
+        if not kinds or any(k is None for k in kinds):
+            return []
+        out = _decode_chain(body, [k for k in kinds if k], limit)
+        return [out] if out else []
+    found = []
+    for chain in _GUESSES:
+        out = _decode_chain(body, chain, limit)
+        if out:
+            found.append(out)
+            if chain == ("flate",):
+                break
+    return found
+
+
+def _declared_filters(data: bytes, start: int) -> list[str] | None:
+    """Filter names in the dictionary just before the ``stream`` keyword at ``start``."""
+    head = data[max(0, start - 4096) : start]
+    cut = head.rfind(b"obj")
+    if cut >= 0:
+        head = head[cut:]
+    match = _FILTER_ENTRY.search(head)
+    if match is None:
+        return None
+    names = [n.decode("latin-1") for n in _NAME.findall(match.group(1))]
+    return names or None
 
 
 def scan_raw(data: bytes, needles: Needles, limits: PdfLimits) -> list[Leak]:
@@ -210,9 +355,9 @@ def scan_raw(data: bytes, needles: Needles, limits: PdfLimits) -> list[Leak]:
     for match in _STREAM_RE.finditer(data):
         pieces.append(data[last : match.start()])
         last = match.end()
-        inflated = _raw_decode(match.group(1), limits.max_decoded_stream_bytes)
-        if inflated:
-            for idx in needles.search_bytes(inflated, thorough=False):
+        declared = _declared_filters(data, match.start())
+        for decoded in _raw_decode(match.group(1), declared, limits.max_decoded_stream_bytes):
+            for idx in needles.search_bytes(decoded, thorough=False):
                 leaks.append(Leak(None, "raw_stream", idx))
     pieces.append(data[last:])
     for idx in needles.search_bytes(b"\n".join(pieces), thorough=False):
