@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the portal and its tests use, when missing.
 # Runtime: poppler-utils, qpdf, ghostscript, redis-server (for `exchange up`).
-# Tests: chromium (browser tests), exiftool, tesseract, age (independent checks).
+# Tests: chromium (browser tests), exiftool, tesseract, age (independent checks),
+# LibreOffice (an independent PDF producer for the corpus).
 set -euo pipefail
 need=()
 check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
@@ -13,6 +14,7 @@ check tesseract tesseract-ocr
 check chromium chromium
 check age age
 check redis-server redis-server
+check soffice libreoffice-writer-nogui
 check psql postgresql-client
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 [ -d /usr/share/fonts/type1/urw-base35 ] || need+=(fonts-urw-base35)

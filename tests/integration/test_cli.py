@@ -32,6 +32,13 @@ def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.Com
     )
 
 
+def add_user(
+    env: dict[str, str], email: str, role: str, org: str, password: str
+) -> subprocess.CompletedProcess[str]:
+    args = ["users", "add", "--email", email, "--role", role, "--org", org, "--password-stdin"]
+    return run(args, env, password + "\n")
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     clean = {
@@ -45,21 +52,7 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_commands_fail_clearly_without_secrets(env: dict[str, str]) -> None:
-    res = run(
-        [
-            "users",
-            "add",
-            "--email",
-            "a@example.test",
-            "--role",
-            "applicant",
-            "--org",
-            "A",
-            "--password-stdin",
-        ],
-        env,
-        "a long enough password\n",
-    )
+    res = add_user(env, "a@example.test", "applicant", "A", "a long enough password")
     assert res.returncode == 2
     assert "missing secret(s)" in res.stderr and "exchange init" in res.stderr
     assert "Traceback" not in res.stderr
@@ -73,53 +66,11 @@ def test_init_users_orgs_tokens_and_demo(env: dict[str, str], tmp_path: Path) ->
     assert run(["init"], env).returncode == 0  # idempotent: keeps the secrets
     first = secrets_file.read_text()
 
-    res = run(
-        [
-            "users",
-            "add",
-            "--email",
-            "Buyer@Example.test",
-            "--role",
-            "applicant",
-            "--org",
-            "Acme GmbH",
-            "--password-stdin",
-        ],
-        env,
-        "a long enough password\n",
-    )
+    res = add_user(env, "Buyer@Example.test", "applicant", "Acme GmbH", "a long enough password")
     assert res.returncode == 0, res.stderr
-    res = run(
-        [
-            "users",
-            "add",
-            "--email",
-            "buyer@example.test",
-            "--role",
-            "applicant",
-            "--org",
-            "Acme GmbH",
-            "--password-stdin",
-        ],
-        env,
-        "a long enough password\n",
-    )
+    res = add_user(env, "buyer@example.test", "applicant", "Acme GmbH", "a long enough password")
     assert res.returncode == 2 and "already exists" in res.stderr
-    res = run(
-        [
-            "users",
-            "add",
-            "--email",
-            "x@example.test",
-            "--role",
-            "applicant",
-            "--org",
-            "Acme GmbH",
-            "--password-stdin",
-        ],
-        env,
-        "short\n",
-    )
+    res = add_user(env, "x@example.test", "applicant", "Acme GmbH", "short")
     assert res.returncode == 2 and "at least" in res.stderr
     res = run(
         ["users", "add", "--email", "x@example.test", "--role", "pilot", "--org", "A", "--password-stdin"],
@@ -127,21 +78,7 @@ def test_init_users_orgs_tokens_and_demo(env: dict[str, str], tmp_path: Path) ->
     )
     assert res.returncode == 2
 
-    res = run(
-        [
-            "users",
-            "add",
-            "--email",
-            "s@example.test",
-            "--role",
-            "supplier",
-            "--org",
-            "Supply Co",
-            "--password-stdin",
-        ],
-        env,
-        "a long enough password\n",
-    )
+    res = add_user(env, "s@example.test", "supplier", "Supply Co", "a long enough password")
     assert res.returncode == 0, res.stderr
     _, recipient = new_identity()
     assert run(["orgs", "set-key", "Supply Co", recipient], env).returncode == 0

@@ -32,6 +32,7 @@ from exchange.domain.detection.findings import Redaction
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.pdf.apply import PageOutcome, apply_page, hidden_glyphs, plan_page
 from exchange.domain.redaction.pdf.limits import PdfLimits
+from exchange.domain.redaction.pdf.output import save_pdf
 from exchange.domain.redaction.pdf.rasterize import rasterize_pages
 from exchange.domain.redaction.pdf.sanitise import postsanitise, presanitise, redact_marked_content
 from exchange.domain.redaction.pdf.textmodel import Box, Interpreter
@@ -130,21 +131,6 @@ def extract_pdf_text(src: bytes | Path, limits: PdfLimits | None = None) -> list
         return out
 
 
-def _save(pdf: pikepdf.Pdf) -> bytes:
-    buf = io.BytesIO()
-    pdf.save(
-        buf,
-        compress_streams=True,
-        # Never decode-and-recompress untrusted streams here: a bomb would be inflated in memory.
-        stream_decode_level=pikepdf.StreamDecodeLevel.none,
-        object_stream_mode=pikepdf.ObjectStreamMode.generate,
-        deterministic_id=True,
-        fix_metadata_version=False,
-        recompress_flate=False,
-    )
-    return buf.getvalue()
-
-
 def redact_pdf(
     src: bytes | Path,
     *,
@@ -199,7 +185,7 @@ def redact_pdf(
                 pages_report.append(_page_report(outcome, model.hidden_oc_ops))
                 del model
             postsanitise(pdf, find, stats, limits.max_nesting_depth)
-            out = None if failed else _save(pdf)
+            out = None if failed else save_pdf(pdf)
         except RecursionError as exc:
             raise UnsupportedFile("the PDF nests objects too deeply") from exc
         except _DAMAGE as exc:

@@ -24,6 +24,7 @@ import pypdfium2 as pdfium
 from exchange.domain.redaction.pdf import _std14
 from exchange.domain.redaction.pdf.fonts import std14_widths
 from exchange.domain.redaction.pdf.limits import PdfLimits
+from exchange.domain.redaction.pdf.output import save_pdf
 from exchange.domain.redaction.pdf.textmodel import Interpreter, page_box
 
 DPI = 150
@@ -95,15 +96,6 @@ def rasterize_pages(data: bytes, pages: list[int], limits: PdfLimits, dpi: int =
                         )
                     ),
                 )
-            buf = io.BytesIO()
-            pdf.save(
-                buf,
-                compress_streams=True,
-                stream_decode_level=pikepdf.StreamDecodeLevel.none,
-                object_stream_mode=pikepdf.ObjectStreamMode.generate,
-                deterministic_id=True,
-                fix_metadata_version=False,
-            )
-            return buf.getvalue()
+            return save_pdf(pdf)
     finally:
         doc.close()
