@@ -191,7 +191,9 @@ def _process_file(
 ) -> None:
     for old in list(row.outputs):
         if old.blob_key:
-            ctx.blobs.delete(old.blob_key)
+            # Only once the replacement is committed: a crash before then keeps the old rows valid.
+            key = old.blob_key
+            ctx.after_commit(lambda key=key: ctx.blobs.delete(key))  # type: ignore[misc]
         ctx.session.delete(old)
     ctx.session.flush()
     row.error, row.findings = None, None
