@@ -28,6 +28,25 @@ are already folded away):
   ``Systems``, ``International``…) — and only where the document writes it
   capitalised (``Kestrel`` but not ``a kestrel hovered``). Short-name matches
   score 0.9 rather than 1.0, and a policy can switch them off.
+* Letter-spaced forms (letterheads, headings; PDF text extractors read the
+  letter-spacing as spaces): ``K e s t r e l  D y n a m i c s  G m b H``. A
+  *letter-spaced run* is two or more single characters, each standing alone
+  between whitespace. Inside a run one space (any space-like character: nbsp,
+  thin space…) joins letters into a word; a wider gap or a line break separates
+  words. The squeezed run (``kestrel dynamics gmbh``) is matched with the rules
+  above, so case, diacritics, transliteration and suffixes work as in normal
+  text, and the finding covers the whole spaced run in the original text.
+  Because producers often space words by one space too
+  (``M ü l l e r M a g n e t t e c h n i k A G``), a legal suffix may follow a
+  customer's name without a gap inside a run. A match must still start and end
+  at a word boundary of the squeezed run, so the whole term has to be spelled
+  out letter by letter: a letter standing alone next to it (``x K e s t r e l``)
+  or continuing it (``K e s t r e l w o o d``) prevents the match, as it would
+  in ``xkestrel``/``kestrelwood``. Short names apply to spaced runs too, under
+  the same capitalisation rule (``K E S T R E L`` but not ``k e s t r e l``).
+  Mixed forms (``K e s t r e l Dynamics``) are not joined: only the short
+  name can match there. Runs are found with one extra linear RE2 pass; the
+  term regexes then run only on the (rare) runs.
 
 Safety: all patterns here are generated, never user-written, and run on RE2
 (linear time); term counts and lengths are capped by the policy loader.
@@ -36,7 +55,7 @@ Safety: all patterns here are generated, never user-written, and run on RE2
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -691,7 +710,11 @@ def name_key(text: str) -> str:
     if tokens and tokens[-1] == "s" and len(tokens) > 1:  # possessive "'s"
         tokens = tokens[:-1]
     base, _ = split_legal_suffix(tokens)
-    return _UMLAUT_PAIR.sub(lambda m: m.group(1) or m.group(2), "".join(base))
+    return _collapse_umlauts("".join(base))
+
+
+def _collapse_umlauts(key: str) -> str:
+    return _UMLAUT_PAIR.sub(lambda m: m.group(1) or m.group(2), key)
 
 
 def _token_regex(token: str) -> str:
@@ -737,6 +760,9 @@ def _suffix_regex() -> str:
 
 _SUFFIX_RE = _suffix_regex()
 _OPTIONAL_SUFFIXES = rf"(?:\s*,?\s*{_SUFFIX_RE}\b\.?){{0,2}}"
+#: After a name in a letter-spaced run: a word boundary and optional suffixes,
+#: or a suffix written without a gap ("m u l l e r a g" squeezes to "mullerag").
+_SPACED_SUFFIXES = rf"(?:\b{_OPTIONAL_SUFFIXES}|(?:\s*,?\s*{_SUFFIX_RE}\b\.?){{1,2}})"
 
 
 def _edge(token: str, *, start: bool) -> str:
@@ -758,10 +784,20 @@ class DeclaredTerm:
     body: str
     #: whether legal suffixes may follow (customers' full names)
     suffixable: bool = False
+    #: ``body`` without its closing word boundary (suffixable terms only), so
+    #: that a suffix may follow without a gap in a letter-spaced run
+    open_body: str = ""
 
     @property
     def pattern(self) -> str:
         return self.body + (_OPTIONAL_SUFFIXES if self.suffixable else "")
+
+    @property
+    def spaced_pattern(self) -> str:
+        """The pattern for a squeezed letter-spaced run."""
+        if not self.suffixable:
+            return self.pattern
+        return (self.open_body or self.body) + _SPACED_SUFFIXES
 
 
 @dataclass(frozen=True, slots=True)
@@ -784,8 +820,9 @@ def build_terms(
         if not tokens:
             continue
         base, _ = split_legal_suffix(tokens)
-        body = _edge(base[0], start=True) + _body_regex(customer, base) + _edge(base[-1], start=False)
-        out.append(DeclaredTerm(CUSTOMER, customer, "full", body, suffixable=True))
+        open_body = _edge(base[0], start=True) + _body_regex(customer, base)
+        body = open_body + _edge(base[-1], start=False)
+        out.append(DeclaredTerm(CUSTOMER, customer, "full", body, suffixable=True, open_body=open_body))
         if short_names and len(base) >= 2 and _distinctive(base[0], strict=True):
             out.append(DeclaredTerm(CUSTOMER, customer, "short name", rf"\b{_token_regex(base[0])}\b"))
     for secret in trade_secrets:
@@ -812,6 +849,53 @@ def _match_key(text: str) -> str:
     return name_key(text)
 
 
+def _spaced_keys(matched: str) -> list[str]:
+    """Keys a squeezed letter-spaced match may have, its suffix glued on or not.
+
+    ``mullermagnettechnikag`` is one token, so :func:`name_key` cannot split
+    the suffix off; try the joined form with up to two suffixes removed.
+    """
+    keys = ["".join(_tokens(matched))]
+    frontier = keys
+    for _ in range(2):
+        frontier = [k[: -len(x)] for k in frontier for x in _SUFFIX_JOINED if k.endswith(x) and k != x]
+        keys = keys + frontier
+    return [_collapse_umlauts(key) for key in keys]
+
+
+#: A letter-spaced run in the matching form (group 1): two or more single
+#: characters, each standing alone between whitespace, where a letter may carry
+#: an opening bracket or quote before it and closing punctuation or a
+#: possessive after it (``(K e s t r e l``, ``G m b H,``, ``A G's``). RE2 has
+#: no lookaround, so the surrounding whitespace is consumed; a run is maximal,
+#: so two runs never need the same whitespace character.
+_SPACED_UNIT = r"[(\['\"]?\S(?:'s|[.,;:!?)\]'\"]){0,2}"
+_SPACED_RUN = re2.compile(rf"(?:^|\s)({_SPACED_UNIT}(?:\s+{_SPACED_UNIT})+)(?:\s|$)")
+_RUN_PIECE = re.compile(r"\s+|\S")
+
+
+def _letter_spaced_runs(text: str) -> Iterator[tuple[str, list[int]]]:
+    """Each letter-spaced run of folded ``text``, squeezed, with the folded offset of each character.
+
+    One space joins letters; any other gap (wider, or a line break) becomes one
+    space between words. A run without a single one-space gap is just
+    one-letter words, which normal matching already covers.
+    """
+    for run in _SPACED_RUN.finditer(text):
+        chars: list[str] = []
+        where: list[int] = []
+        joined = False
+        for piece in _RUN_PIECE.finditer(text, run.start(1), run.end(1)):
+            value = piece.group()
+            if value == " ":
+                joined = True
+                continue
+            chars.append(" " if value.isspace() else value)
+            where.append(piece.start())
+        if joined:
+            yield "".join(chars), where
+
+
 class _Group:
     """One (entity type, form) group: a combined regex and a key index."""
 
@@ -819,34 +903,61 @@ class _Group:
         self.entity_type = entity_type
         self.form = form
         self.members = list(members)
+        self.suffixable = any(m.suffixable for m in members)
         # Legal suffixes are shared: appended once after the alternation of
         # names, or thousands of customers would repeat the suffix block.
         names = "|".join(f"(?:{m.body})" for m in members)
-        tail = _OPTIONAL_SUFFIXES if any(m.suffixable for m in members) else ""
+        tail = _OPTIONAL_SUFFIXES if self.suffixable else ""
         self.regex = re2.compile(f"(?:{names}){tail}", options=_options(longest=True))
         self.by_key: dict[str, list[DeclaredTerm]] = {}
         for member in members:
             self.by_key.setdefault(_match_key(member.term), []).append(member)
             if form == "short name":
                 self.by_key.setdefault(_match_key(_tokens(member.term)[0]), []).append(member)
-        self._single: dict[int, Any] = {}
+        self._single: dict[tuple[int, bool], Any] = {}
+        self._spaced_regex: Any = None
 
-    def identify(self, matched: str) -> list[DeclaredTerm]:
-        """Which declared term(s) a matched text is a form of."""
+    def spaced_regex(self) -> Any:
+        """The regex for squeezed letter-spaced runs (compiled on first use: runs are rare)."""
+        if self._spaced_regex is None:
+            if self.suffixable:
+                names = "|".join(f"(?:{m.open_body or m.body})" for m in self.members)
+                pattern = f"(?:{names}){_SPACED_SUFFIXES}"
+                self._spaced_regex = re2.compile(pattern, options=_options(longest=True))
+            else:
+                self._spaced_regex = self.regex
+        return self._spaced_regex
+
+    def identify(self, matched: str, *, spaced: bool = False) -> list[DeclaredTerm]:
+        """Which declared term(s) a matched text (or squeezed spaced run) is a form of."""
         key = _match_key(matched)
         found = self.by_key.get(key)
         if found is None and key.endswith("s"):  # plural of a trade-secret phrase
             found = self.by_key.get(key[:-1]) or self.by_key.get(key[:-2])
+        if found is None and spaced:
+            found = next((self.by_key[k] for k in _spaced_keys(matched) if k in self.by_key), None)
         if found:
             return found[:1] if _same_key(found) else list(found)
         # Rare forms ("&" written "and"): test the members one by one.
         for index, member in enumerate(self.members):
-            compiled = self._single.get(index)
+            compiled = self._single.get((index, spaced))
             if compiled is None:
-                compiled = self._single[index] = re2.compile(member.pattern, options=_options(longest=True))
+                pattern = member.spaced_pattern if spaced else member.pattern
+                compiled = self._single[index, spaced] = re2.compile(pattern, options=_options(longest=True))
             if compiled.fullmatch(matched) is not None:
                 return [member]
         return self.members[:1]  # unreachable in practice; never drop a match
+
+    def hits(self, original: str, matched: str, start: int, end: int, *, spaced: bool) -> list[TermHit]:
+        """Findings for one match, ``start``/``end`` already in ``original``."""
+        if self.form == "short name" and not original[start].isupper():
+            # "Kestrel" the customer, not "a kestrel hovered".
+            return []
+        score = SHORT_NAME_SCORE if self.form == "short name" else DECLARED_SCORE
+        return [
+            TermHit(self.entity_type, term.term, self.form, start, end, score)
+            for term in self.identify(matched, spaced=spaced)
+        ]
 
 
 class TermMatcher:
@@ -855,7 +966,8 @@ class TermMatcher:
     Within one (type, form) group the leftmost-longest match wins, so a short
     name inside a full name, or ``Acme`` inside ``Acme Holdings``, yields one
     finding. Different types are matched independently: a phrase that is both a
-    customer and a trade secret yields both findings.
+    customer and a trade secret yields both findings. Letter-spaced runs get
+    one more RE2 pass to find them, and the groups then run on each squeezed run.
     """
 
     def __init__(self, terms: Sequence[DeclaredTerm]) -> None:
@@ -873,12 +985,26 @@ class TermMatcher:
                 if f_end <= f_start:
                     continue
                 start, end = folded.to_original(f_start, f_end)
-                if group.form == "short name" and not folded.original[start].isupper():
-                    # "Kestrel" the customer, not "a kestrel hovered".
-                    continue
-                score = SHORT_NAME_SCORE if group.form == "short name" else DECLARED_SCORE
-                for term in group.identify(match.group()):
-                    hits.append(TermHit(group.entity_type, term.term, group.form, start, end, score))
+                hits.extend(group.hits(folded.original, match.group(), start, end, spaced=False))
+        hits.extend(self._find_spaced(folded, hits))
+        return hits
+
+    def _find_spaced(self, folded: FoldedText, found: Sequence[TermHit]) -> list[TermHit]:
+        seen = {(h.entity_type, h.term, h.form, h.start, h.end) for h in found}
+        hits: list[TermHit] = []
+        for squeezed, where in _letter_spaced_runs(folded.text):
+            for group in self._groups:
+                for match in group.spaced_regex().finditer(squeezed):
+                    s_start, s_end = match.span()
+                    if s_end <= s_start:
+                        continue
+                    # The whole spaced run: first letter to last letter.
+                    start, end = folded.to_original(where[s_start], where[s_end - 1] + 1)
+                    for hit in group.hits(folded.original, match.group(), start, end, spaced=True):
+                        key = (hit.entity_type, hit.term, hit.form, hit.start, hit.end)
+                        if key not in seen:
+                            seen.add(key)
+                            hits.append(hit)
         return hits
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import pikepdf
 import pytest
 
+from exchange.domain.detection import load_policy, redactions_for, sensitive_values
+from exchange.domain.detection.detector import Detector
 from exchange.domain.detection.findings import Redaction
 from exchange.domain.redaction.pdf import extract_pdf_text, redact_pdf
 from tests.corpus.pdf import producer_libreoffice
@@ -57,16 +59,10 @@ KEPT = [
 
 
 def customer_finder(
-    names: Sequence[str] = (*CUSTOMERS, "Kestrel-Dynamics-GmbH"), *, per_letter: bool = False
+    names: Sequence[str] = (*CUSTOMERS, "Kestrel-Dynamics-GmbH"),
 ) -> Callable[[str], Sequence[Redaction]]:
-    """Case-insensitive search for the declared names (any whitespace between words).
-
-    ``per_letter`` also tolerates whitespace between letters, for letter-spaced text.
-    """
-    if per_letter:
-        parts = [r"\s*".join(re.escape(ch) for ch in name if not ch.isspace()) for name in names]
-    else:
-        parts = [r"\s+".join(re.escape(w) for w in name.split()) for name in names]
+    """Case-insensitive search for the declared names (any whitespace between words)."""
+    parts = [r"\s+".join(re.escape(w) for w in name.split()) for name in names]
     rx = re.compile("|".join(parts), re.IGNORECASE)
 
     def find(text: str) -> Sequence[Redaction]:
@@ -177,12 +173,11 @@ def test_rasterize_mode(lo_pdfs: dict[str, Path], tmp_path: Path) -> None:
             assert not any("DejaVu" in f or "Nimbus" in f for f in fonts)
 
 
-def test_letter_spaced_name_fails_closed_unless_found(lo_pdfs: dict[str, Path], tmp_path: Path) -> None:
+def test_letter_spaced_name_fails_closed_with_a_word_finder(lo_pdfs: dict[str, Path]) -> None:
     """LibreOffice's letter-spacing (a -0.2 em TJ kern after each glyph) reads as spaced letters.
 
     The engine (like poppler) reads ``M ü l l e r ...``, so a word-level finder misses the
     name; pdfium reads it whole, so verification must catch it and nothing is released.
-    A finder that tolerates spaces between letters redacts it cleanly.
     """
     src = lo_pdfs["spaced"]
     (page,) = extract_pdf_text(src)
@@ -195,8 +190,36 @@ def test_letter_spaced_name_fails_closed_unless_found(lo_pdfs: dict[str, Path], 
     assert leaked == {CUSTOMER_UMLAUT, "Magnettechnik"}
     assert not any(name in json.dumps(missed.report) for name in SENSITIVE)
 
-    found = redact_pdf(src, find=customer_finder(per_letter=True), sensitive_values=SENSITIVE)
+
+def test_letter_spaced_name_redacted_by_the_detector(lo_pdfs: dict[str, Path], tmp_path: Path) -> None:
+    """The real detector finds the letter-spaced name, so the file is released, name-free.
+
+    Wired as the processing service does it: the finder scans each text the engine hands
+    over, and the verifier gets the detector's sensitive values, which include every
+    declared name (whole, not spaced), so pdfium's whole-word reading is checked too.
+    """
+    policy = load_policy(
+        "version: 1\nname: letter-spaced letterhead\n"
+        f"terms: {{customers: {json.dumps(list(CUSTOMERS))}}}\n"
+        "recipients:\n  bureau: {redact: [CUSTOMER]}\n"
+    )
+    detector = Detector(policy)
+    src = lo_pdfs["spaced"]
+    (page,) = extract_pdf_text(src)
+    findings = detector.scan(page)
+    spaced = [f for f in findings if f.term == CUSTOMER_UMLAUT]
+    assert [(f.text, f.entity_type, f.score) for f in spaced] == [
+        ("M ü l l e r M a g n e t t e c h n i k A G", "CUSTOMER", 1.0)
+    ]
+    sensitive = sensitive_values(findings, "bureau", policy)
+    assert CUSTOMER_UMLAUT in sensitive
+
+    def find(text: str) -> Sequence[Redaction]:
+        return redactions_for(detector.scan(text), "bureau", policy)
+
+    found = redact_pdf(src, find=find, sensitive_values=sensitive)
     assert found.ok, json.dumps(found.report)
+    assert found.report["counts"]["CUSTOMER"] == 2  # the plain name and the spaced one
     out = _write(tmp_path / "out.pdf", found.data)
     for value in SENSITIVE:
         assert_absent(value, out, tmp_path)

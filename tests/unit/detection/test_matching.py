@@ -150,3 +150,93 @@ def test_many_terms_compile_and_match() -> None:
         "Customer0007 Werke GmbH",
         "Customer1234 Werke GmbH",
     ]
+
+
+# --- letter-spaced names (letterheads; PDF extractors read letter-spacing as spaces)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "term"),
+    [
+        # words apart by a wider gap, by one space like the letters, or by a line break
+        ("To: K e s t r e l  D y n a m i c s, Bremen", "K e s t r e l  D y n a m i c s", CUSTOMERS[0]),
+        ("To: K e s t r e l D y n a m i c s, Bremen", "K e s t r e l D y n a m i c s", CUSTOMERS[0]),
+        ("K E S T R E L\n  D Y N A M I C S", "K E S T R E L\n  D Y N A M I C S", CUSTOMERS[0]),
+        # thin and no-break spaces between the letters
+        ("K\u2009e\u2009s\u2009t\u2009r\u2009e\u2009l\u00a0\u00a0D y n a m i c s", None, CUSTOMERS[0]),
+        # the declared suffix, another suffix, a suffix with no gap, punctuation after it
+        (
+            "To: K e s t r e l  D y n a m i c s  G m b H, Bremen",
+            "K e s t r e l  D y n a m i c s  G m b H",
+            CUSTOMERS[0],
+        ),
+        ("To: K e s t r e l  D y n a m i c s  A G.", "K e s t r e l  D y n a m i c s  A G.", CUSTOMERS[0]),
+        ("of M ü l l e r M a g n e t A G for", "M ü l l e r M a g n e t A G", CUSTOMERS[2]),
+        ("S h e n z h e n R a r e E a r t h C o L t d", None, CUSTOMERS[3]),
+        ("O a k r i d g e  A c o u s t i c s  L t d .", None, CUSTOMERS[1]),
+        # diacritics dropped, transliterated, decomposed
+        ("of M u l l e r  M a g n e t  A G for", "M u l l e r  M a g n e t  A G", CUSTOMERS[2]),
+        ("of M u e l l e r  M a g n e t for", "M u e l l e r  M a g n e t", CUSTOMERS[2]),
+        ("of M u\u0308 l l e r  M a g n e t for", "M u\u0308 l l e r  M a g n e t", CUSTOMERS[2]),
+        # possessive and brackets around the run
+        ("M ü l l e r M a g n e t A G's plant", "M ü l l e r M a g n e t A G", CUSTOMERS[2]),
+        ("(K e s t r e l  D y n a m i c s)", "K e s t r e l  D y n a m i c s", CUSTOMERS[0]),
+    ],
+)
+def test_letter_spaced_customer(matcher: TermMatcher, text: str, expected: str | None, term: str) -> None:
+    full = [h for h in matcher.find(text) if h.form == "full"]
+    assert len(full) == 1
+    (hit,) = full
+    # The finding covers the whole spaced run, first letter to last, in the original text.
+    assert text[hit.start : hit.end] == (expected if expected is not None else text.strip())
+    assert (hit.entity_type, hit.term, hit.score) == ("CUSTOMER", term, 1.0)
+
+
+def test_letter_spaced_offsets_index_original_text(matcher: TermMatcher) -> None:
+    text = "Ünïcödé ﬁrst. Letterhead of K e s t r e l  D y n a m i c s  G m b H for the gearbox."
+    (hit,) = [h for h in matcher.find(text) if h.form == "full"]
+    assert (hit.start, hit.end) == (28, 28 + len("K e s t r e l  D y n a m i c s  G m b H"))
+    assert text[hit.start : hit.end] == "K e s t r e l  D y n a m i c s  G m b H"
+
+
+def test_letter_spaced_trade_secret_and_short_name(matcher: TermMatcher) -> None:
+    text = "uses g r a i n  b o u n d a r y  d i f f u s i o n s. N 5 2 S H - X. K E S T R E L  R E P O R T"
+    found = {(text[h.start : h.end], h.form) for h in matcher.find(text)}
+    assert found == {
+        ("g r a i n  b o u n d a r y  d i f f u s i o n s", "full"),
+        ("N 5 2 S H - X", "full"),
+        ("K E S T R E L", "short name"),
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "K e s t r e l w o o d  E s t a t e",  # the letters go on: "Kestrelwood"
+        "x K e s t r e l  D y n a m i c s",  # a letter before it: "xkestrel"
+        "K e s t r e l D y n a m i c s x",
+        "K x e s t r e l  D y n a m i c s",  # another letter between
+        "K e s t r e l D y n a m i c",
+        "t h e  k e s t r e l  f l e w",  # short name only where capitalised
+        "M u l l e r s t r a s s e  4",
+        "g r a i n  b o u n d a r y  o n l y",
+        "a b c d e f g h i j k l m n o p q r s t u v w x y z",
+        "I  a m  a t  K e s t r e l w o o d,  s e e  y o u",
+        "N 5 2 S H - X L",
+        "K. e. s. t. r. e. l. D. y. n. a. m. i. c. s.",
+    ],
+)
+def test_letter_spaced_decoys_never_match(matcher: TermMatcher, text: str) -> None:
+    assert spans(matcher, text) == []
+
+
+def test_mixed_spacing_is_not_joined(matcher: TermMatcher) -> None:
+    # Only the spaced part is a run; the full name is not spelled out letter by letter.
+    text = "K e s t r e l Dynamics"
+    assert [(text[h.start : h.end], h.form) for h in matcher.find(text)] == [("K e s t r e l", "short name")]
+
+
+def test_normal_text_unchanged_next_to_spaced_text(matcher: TermMatcher) -> None:
+    text = "Kestrel Dynamics GmbH and a b c and Müller Magnet AG; K e s t r e l  D y n a m i c s"
+    full = [text[h.start : h.end] for h in matcher.find(text) if h.form == "full"]
+    assert full == ["Kestrel Dynamics GmbH", "Müller Magnet AG", "K e s t r e l  D y n a m i c s"]
