@@ -8,6 +8,7 @@ whitespace, line-end hyphenation) so a leak cannot hide behind spelling.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from exchange.domain.detection.findings import Redaction, merge_redactions
@@ -42,7 +43,28 @@ def redact_text(text: str, redactions: Sequence[Redaction]) -> str:
     return "".join(out)
 
 
+# A run of single characters joined by single spaces ("K e s t r e l"): letter-spacing for emphasis.
+_SPACED_RUN = re.compile(r"(?<!\S)(?:\S[ \u00a0\u2009\u202f]){2,}\S(?!\S)")
+
+
+def _join_spaced_runs(text: str) -> str:
+    return _SPACED_RUN.sub(lambda m: re.sub(r"[ \u00a0\u2009\u202f]", "", m.group(0)), text)
+
+
 def find_leaks(text: str, sensitive_values: Sequence[str]) -> list[str]:
-    """Return the sensitive values (as given) whose folded form occurs in ``text``."""
+    """Return the sensitive values (as given) whose folded form occurs in ``text``.
+
+    Letter-spaced runs are also read joined up, so "K e s t r e l" cannot
+    hide "Kestrel" from the check; a value is compared with and without its
+    inner spaces there, since spaced words may be separated by one space.
+    """
     haystack = fold(text)
-    return [value for value in sensitive_values if (needle := fold(value)) and needle in haystack]
+    joined = fold(_join_spaced_runs(text))
+    leaks = []
+    for value in sensitive_values:
+        needle = fold(value)
+        if not needle:
+            continue
+        if needle in haystack or needle in joined or needle.replace(" ", "") in joined:
+            leaks.append(value)
+    return leaks

@@ -28,6 +28,13 @@ def test_leak_check_folds_case_diacritics_and_line_breaks() -> None:
     assert find_leaks("nothing here", ["Kestrel"]) == []
 
 
+def test_leak_check_reads_letter_spaced_runs() -> None:
+    assert find_leaks("To: K e s t r e l  D y n a m i c s", ["Kestrel Dynamics"]) == ["Kestrel Dynamics"]
+    assert find_leaks("To: K e s t r e l D y n a m i c s GmbH", ["Kestrel Dynamics"]) == ["Kestrel Dynamics"]
+    # Ordinary text is not glued together: "cloak ridge" does not hide "Oakridge".
+    assert find_leaks("a cloak ridge walk", ["Oakridge"]) == []
+
+
 def test_decode_rejects_non_utf8_and_binary() -> None:
     assert decode_text("\ufeffhallo".encode()) == "hallo"
     with pytest.raises(UnsupportedFile, match="UTF-8"):
