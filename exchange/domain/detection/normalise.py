@@ -198,3 +198,27 @@ class FoldedText:
         if self.starts is None or self.ends is None:
             return start, end
         return self.starts[start], self.ends[end - 1]
+
+
+# Letter-spacing for emphasis, as extractors read it ("K e s t r e l"): a run of lone characters
+# (each with whitespace or the text's edge on both sides, allowing an opening bracket or quote
+# before and closing punctuation after it, as in "( A C M E )," or "G m b H,") separated by one
+# space-like character each. Only those spaces are removed, so ordinary words are never glued
+# together ("cloak ridge" stays two words) and a wider gap, a tab or a line break still separates
+# words. Two lone characters already form a run: short values need it, since "3 M", "B P" or
+# "L i  W u" must join too.
+_SPACE_CHARS = " \u00a0\u2009\u202f"
+_LONE = r"[(\['\"]?\S[.,;:!?)\]'\"]{0,2}"
+SPACED_RUN = re.compile(rf"(?<!\S){_LONE}(?:[{_SPACE_CHARS}]{_LONE})+(?!\S)")
+_RUN_SPACES = re.compile(rf"[{_SPACE_CHARS}]")
+
+
+def join_spaced_runs(text: str) -> str:
+    """``text`` with letter-spaced runs joined up ("K e s t r e l" → "Kestrel").
+
+    A wider gap ends a word, so "K e s t r e l  D y n a m i c s" reads
+    "Kestrel  Dynamics"; producers that space words by one space give
+    "KestrelDynamics", which is why values are also compared without their
+    inner spaces in the joined view.
+    """
+    return SPACED_RUN.sub(lambda m: _RUN_SPACES.sub("", m.group(0)), text)

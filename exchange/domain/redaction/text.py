@@ -8,11 +8,10 @@ whitespace, line-end hyphenation) so a leak cannot hide behind spelling.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from exchange.domain.detection.findings import Redaction, merge_redactions
-from exchange.domain.detection.normalise import fold
+from exchange.domain.detection.normalise import fold, join_spaced_runs
 from exchange.domain.errors import UnsupportedFile
 
 BOX = "\u2588" * 8
@@ -43,14 +42,6 @@ def redact_text(text: str, redactions: Sequence[Redaction]) -> str:
     return "".join(out)
 
 
-# A run of single characters joined by single spaces ("K e s t r e l"): letter-spacing for emphasis.
-_SPACED_RUN = re.compile(r"(?<!\S)(?:\S[ \u00a0\u2009\u202f]){2,}\S(?!\S)")
-
-
-def _join_spaced_runs(text: str) -> str:
-    return _SPACED_RUN.sub(lambda m: re.sub(r"[ \u00a0\u2009\u202f]", "", m.group(0)), text)
-
-
 def find_leaks(text: str, sensitive_values: Sequence[str]) -> list[str]:
     """Return the sensitive values (as given) whose folded form occurs in ``text``.
 
@@ -59,7 +50,7 @@ def find_leaks(text: str, sensitive_values: Sequence[str]) -> list[str]:
     inner spaces there, since spaced words may be separated by one space.
     """
     haystack = fold(text)
-    joined = fold(_join_spaced_runs(text))
+    joined = fold(join_spaced_runs(text))
     leaks = []
     for value in sensitive_values:
         needle = fold(value)

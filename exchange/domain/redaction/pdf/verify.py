@@ -5,7 +5,10 @@ Checks, each independent of the code that produced the output:
 1. ``page_text``: pdfium (a different PDF implementation from qpdf, which
    wrote the file) extracts every page's text; the folded text is searched for
    every folded sensitive value, both as written and with whitespace removed
-   (a value split by kerning gaps or line breaks still counts).
+   (a value split by kerning gaps or line breaks still counts). Letter-spaced
+   runs ("K e s t r e l", as extractors read a Tc-spaced or glyph-by-glyph
+   name) are also read joined up, so a short value cannot hide behind
+   letter-spacing either (see ``Needles.search``).
 2. ``object_string`` / ``stream``: every string and name in every object, and
    every stream's decoded data (bounded), are folded and searched, in Latin-1
    and UTF-16 readings.
@@ -41,7 +44,7 @@ from typing import Any
 import pikepdf
 import pypdfium2 as pdfium
 
-from exchange.domain.detection.normalise import fold
+from exchange.domain.detection.normalise import SPACED_RUN, fold, join_spaced_runs
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.pdf.limits import PdfLimits, check_stream_size, run_length_decode
 from exchange.domain.redaction.pdf.textmodel import Box
@@ -91,6 +94,8 @@ class Needles:
     def __init__(self, values: Sequence[str]) -> None:
         self.items: list[tuple[int, re.Pattern[str], str, str]] = []
         self.raw: list[tuple[int, bytes, bytes, tuple[bytes, ...]]] = []
+        #: values searched in the letter-spaced view: those without a compact form (see search)
+        self.spaced: list[tuple[int, str, re.Pattern[str]]] = []
         seen: set[str] = set()
         for idx, value in enumerate(values):
             folded = fold(value)
@@ -100,6 +105,10 @@ class Needles:
             pattern = re.compile(r"(?<!\w)" + re.escape(folded) + r"(?!\w)")
             compact = _WS.sub("", folded)
             self.items.append((idx, pattern, compact if len(compact) >= _COMPACT_MIN else "", folded))
+            if len(compact) < _COMPACT_MIN:
+                forms = {re.escape(folded), re.escape(compact)}
+                joined_pattern = re.compile(r"(?<!\w)(?:" + "|".join(sorted(forms)) + r")(?!\w)")
+                self.spaced.append((idx, compact, joined_pattern))
             # Byte forms for parser-free scanning: folded (lower-case) UTF-8, and the value as
             # written in UTF-8, Latin-1 and UTF-16BE (PDF text strings) where encodable.
             encoded = {value.encode("utf-8"), value.encode("utf-16-be")}
@@ -112,6 +121,19 @@ class Needles:
         return bool(self.items)
 
     def search(self, text: str) -> list[int]:
+        """Indices of the values found in ``text``, folded.
+
+        Three views: the folded text (word boundaries), the folded text without
+        whitespace (values of ``_COMPACT_MIN`` characters or more, as a
+        substring), and the text with letter-spaced runs joined up, folded
+        (each value as written and without its inner spaces, at word
+        boundaries). Joining only removes whitespace, so for a value with a
+        compact form the compact view already covers the joined one; the
+        joined view is searched only for the short values not found yet, only
+        when (ASCII text) their compact form occurs in the compact text and
+        only when the text has a letter-spaced run at all, which keeps ordinary
+        pages at the cost of the first two views.
+        """
         if not text:
             return []
         folded = fast_fold(text)
@@ -128,6 +150,20 @@ class Needles:
                     compact = folded.replace(" ", "") if folded.isascii() else _WS.sub("", folded)
                 if comp in compact:
                     hits.append(idx)
+        if self.spaced:
+            found = set(hits)
+            todo = [(idx, comp, rx) for idx, comp, rx in self.spaced if idx not in found]
+            if todo and text.isascii():
+                # For ASCII text, folding commutes with removing spaces, so a value can only
+                # occur in the joined view if its compact form occurs in the compact text: a
+                # substring test (C speed) spares the run regex on almost every page.
+                if compact is None:
+                    compact = folded.replace(" ", "")
+                todo = [item for item in todo if item[1] in compact]
+            if todo and SPACED_RUN.search(text):
+                joined = fast_fold(join_spaced_runs(text))
+                hits += [idx for idx, _, rx in todo if rx.search(joined)]
+                hits.sort()
         return hits
 
     def search_bytes(self, data: bytes, thorough: bool = True) -> list[int]:
