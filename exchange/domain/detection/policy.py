@@ -218,6 +218,14 @@ def _fail(locator: _Locator, path: Sequence[str | int], message: str) -> PolicyE
 
 
 def _parse(text: str) -> Any:
+    try:
+        return _parse_document(text)
+    except RecursionError:
+        # Both parsers recurse once per nesting level; a hostile document exhausts the stack.
+        raise PolicyError("the policy is nested too deeply") from None
+
+
+def _parse_document(text: str) -> Any:
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith(("{", "[")):
         try:

@@ -37,7 +37,11 @@ def _csrf_for_cookie_sessions() -> None:
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        # json.loads recurses per nesting level and Flask only catches ValueError.
+        raise DomainError("malformed JSON: nested too deeply") from None
     if body is None:
         raise DomainError("malformed JSON: send a JSON object with Content-Type: application/json")
     if not isinstance(body, dict):

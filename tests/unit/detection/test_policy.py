@@ -204,3 +204,11 @@ def test_size_caps() -> None:
     many = ", ".join(f'"Customer {i}"' for i in range(5001))
     assert "too long" in error_for(BASE.replace('["Kestrel Dynamics GmbH"]', f"[{many}]")).message
     assert "larger than" in error_for(BASE + "#" * 1_000_001).message
+
+
+@pytest.mark.parametrize(
+    "text", ["[" * 20000 + "]" * 20000, "version: 1\nterms: " + "[" * 20000 + "]" * 20000]
+)
+def test_deeply_nested_policy_is_refused_clearly(text: str) -> None:
+    with pytest.raises(PolicyError, match="nested too deeply"):
+        load_policy(text)
