@@ -136,3 +136,26 @@ def demo_command() -> None:
     accounts_file.touch(mode=0o600)
     accounts_file.write_text(text, encoding="utf-8")
     click.echo(text)
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The tamper-evident access log."""
+
+
+@audit_group.command("verify")
+@click.option("--case", "case_id", default=None, help="Verify one case's chain only.")
+def audit_verify(case_id: str | None) -> None:
+    """Recompute every access-log hash chain; exit 1 when one is broken."""
+    from exchange.services import audit
+
+    with cli_context() as ctx:
+        verdicts = audit.verify_all(ctx, case_id)
+    broken = [(name, v) for name, v in verdicts if not v.ok]
+    for name, verdict in verdicts:
+        state = "ok" if verdict.ok else f"BROKEN at event {verdict.broken_at}: {verdict.reason}"
+        click.echo(f"{name}: {verdict.length} events, {state}")
+    if case_id and not verdicts[0][1].length:
+        fail(f"no access-log events for case {case_id}")
+    if broken:
+        sys.exit(1)

@@ -107,5 +107,24 @@ def verify(events: list[AuditEvent]) -> ChainVerdict:
     return verify_chain(ChainedEvent(e.seq, payload_of(e), e.prev_hash, e.hash) for e in events)
 
 
+def verify_all(ctx: ServiceContext, chain: str | None = None) -> list[tuple[str, ChainVerdict]]:
+    """Verify every chain (or one), for operators; reading is itself recorded."""
+    names = (
+        [chain]
+        if chain
+        else list(ctx.session.scalars(select(AuditEvent.chain).distinct().order_by(AuditEvent.chain)))
+    )
+    verdicts = [(name, verify(chain_events(ctx, name))) for name in names]
+    record(
+        ctx,
+        "access_log.verified",
+        "ok" if all(v.ok for _, v in verdicts) else "broken",
+        "chain",
+        chain,
+        detail={"chains": len(verdicts)},
+    )
+    return verdicts
+
+
 def count(ctx: ServiceContext, chain: str) -> int:
     return int(ctx.session.scalar(select(func.count()).where(AuditEvent.chain == chain)) or 0)

@@ -157,3 +157,25 @@ def test_up_explains_how_to_start_redis_when_it_cannot(env: dict[str, str]) -> N
     assert res.returncode == 2
     assert "no Redis answers" in res.stderr and "redis-server" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_audit_verify_detects_a_tampered_event(env: dict[str, str], tmp_path: Path) -> None:
+    import sqlite3
+
+    assert run(["init"], env).returncode == 0
+    assert (
+        add_user(env, "u1@example.test", "applicant", "Acme GmbH", "a long enough password").returncode == 0
+    )
+    assert (
+        add_user(env, "u2@example.test", "applicant", "Acme GmbH", "a long enough password").returncode == 0
+    )
+    clean = run(["audit", "verify"], env)
+    assert clean.returncode == 0, clean.stderr
+    assert "system:" in clean.stdout and "BROKEN" not in clean.stdout
+
+    # Someone with database access rewrites who created the first user.
+    with sqlite3.connect(tmp_path / "instance" / "exchange.sqlite3") as conn:
+        conn.execute("UPDATE audit_events SET actor_email = 'intruder@example.test' WHERE seq = 1")
+    tampered = run(["audit", "verify"], env)
+    assert tampered.returncode == 1
+    assert "BROKEN at event 1" in tampered.stdout
