@@ -49,6 +49,15 @@ def secret_env(instance: Path, database_url: str, redis_url: str) -> dict[str, s
     }
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Every test on the stack runs on both backends, except backend-independent ones
+    # (web layer, browser, fuzzing), which run once, on the embedded default.
+    if "stack" in metafunc.fixturenames:
+        sqlite_only = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        backends = ["sqlite"] if sqlite_only else ["sqlite", "postgresql"]
+        metafunc.parametrize("stack", backends, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     name = f"exchange_test_{uuid.uuid4().hex[:10]}"
@@ -112,7 +121,7 @@ def _wait_ready(log_path: Path, proc: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError("worker did not become ready:\n" + log_path.read_text(errors="replace")[-4000:])
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session")
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from exchange.models.database import upgrade
 

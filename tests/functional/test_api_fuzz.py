@@ -38,7 +38,7 @@ from exchange.web.api.openapi import openapi_document
 from tests.conftest import Stack
 from tests.seed import Account, World, bearer, new_case, seed_world
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
 
 API = "/api/v1"
 EXAMPLES_PER_OPERATION = 25  # per generation mode and role: 14 operations x 2 modes x 2 roles x 25
@@ -103,8 +103,6 @@ class _Collect(logging.Handler):
 @pytest.fixture(scope="module")
 def fuzzed(stack: Stack) -> Iterator[Fuzzed]:
     """One app and one set of accounts for the module: seeding hashes passwords and costs seconds."""
-    if stack.backend != "sqlite":
-        pytest.skip("input handling does not depend on the database backend")
     app = create_app(stack.settings)
     errors: list[str] = []
     handler = _Collect(errors)

@@ -15,7 +15,7 @@ from tests.conftest import Stack
 from tests.functional.browser import browser, drop_files, live_server, sign_in, sign_out
 from tests.seed import PASSWORD, seed_world
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.sqlite_only]
 
 POLICY = """version: 1
 name: browser journey
@@ -31,8 +31,6 @@ recipients:
 
 
 def test_applicant_uploads_and_approves_then_supplier_downloads(stack: Stack, tmp_path: Path) -> None:
-    if stack.backend != "sqlite":
-        pytest.skip("the browser journey runs once, on the embedded default database")
     world = seed_world(stack.settings)
     app = create_app(stack.settings)
     with live_server(app) as base, browser() as chromium:

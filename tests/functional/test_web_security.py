@@ -12,13 +12,11 @@ from exchange import create_app
 from tests.conftest import Stack
 from tests.seed import PASSWORD, World, seed_world
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
 
 
 @pytest.fixture
 def client(stack: Stack) -> Iterator[FlaskClient]:
-    if stack.backend != "sqlite":
-        pytest.skip("web-layer checks do not depend on the database backend")
     app = create_app(stack.settings)
     yield app.test_client()
     app.extensions["exchange"].database.dispose()
