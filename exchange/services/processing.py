@@ -70,11 +70,12 @@ def redact_text_file(data: bytes, detector: Detector, policy: Policy, labeller: 
     outcome = FileOutcome()
     outcome.findings = [finding_to_dict(f) for f in findings]
     for recipient in RECIPIENTS:
-        redacted = redact_text(text, _recipient_redactions(findings, recipient, policy, labeller))
+        spans = _recipient_redactions(findings, recipient, policy, labeller)
+        redacted = redact_text(text, spans)
         leaks = find_leaks(redacted, _recipient_sensitive(findings, recipient, policy))
         report: dict[str, Any] = {
             "kind": "text",
-            "redactions": _count_types(_recipient_redactions(findings, recipient, policy, labeller)),
+            "redactions": _count_types(spans),
             "verification": {"ok": not leaks, "leaks": len(leaks)},
         }
         outcome.outputs[recipient] = ("leak", None, report) if leaks else ("ok", redacted.encode(), report)
