@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
@@ -28,8 +27,6 @@ class BlobStore(Protocol):
     def put_raw(self, key: str, source: BinaryIO) -> int:
         """Store already-encrypted bytes (sealed bundles) as they are."""
         ...
-
-    def open_raw(self, key: str) -> AbstractContextManager[BinaryIO]: ...
 
     def raw_chunks(self, key: str, chunk_size: int = 65536) -> Iterator[bytes]: ...
 

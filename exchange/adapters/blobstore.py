@@ -16,7 +16,6 @@ import re
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -76,11 +75,6 @@ class FilesystemBlobStore:
                 out.write(chunk)
 
         return self._write_atomically(key, copy)
-
-    @contextmanager
-    def open_raw(self, key: str) -> Iterator[BinaryIO]:
-        with self._path(key).open("rb") as handle:
-            yield handle
 
     def raw_chunks(self, key: str, chunk_size: int = 65536) -> Iterator[bytes]:
         with self._path(key).open("rb") as handle:

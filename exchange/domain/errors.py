@@ -53,9 +53,3 @@ class Conflict(DomainError):
 
 class TooLarge(DomainError):
     status = 413
-
-
-class LeakDetected(DomainError):
-    """Verification found redacted content in an output: nothing is shared."""
-
-    status = 409

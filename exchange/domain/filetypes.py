@@ -6,6 +6,8 @@ with the reason, so nothing passes through unredacted.
 
 from __future__ import annotations
 
+import unicodedata
+
 from exchange.domain.errors import UnsupportedFile
 
 PDF = "application/pdf"
@@ -47,3 +49,13 @@ def sniff_media_type(head: bytes, name: str) -> str:
         if exc.start < len(sample) - 4:
             raise UnsupportedFile(f"{name}: text is not UTF-8 (byte {exc.start})") from None
     return TEXT
+
+
+def display_name(name: str | None) -> str:
+    """A user's file name made safe to show and store: its last path segment, no control characters.
+
+    Display only: the server never uses it as a path.
+    """
+    base = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
+    return base[:255] or "unnamed"

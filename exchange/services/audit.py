@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from exchange.domain.audit.chain import GENESIS, ChainedEvent, ChainVerdict, event_hash, verify_chain
@@ -38,36 +38,23 @@ def record(
             .limit(1)
         ).first()
         seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
-        at = ctx.clock.now()
-        payload = event_payload(
+        event = AuditEvent(
             chain=chain,
             seq=seq,
-            at=at.isoformat(),
+            at=ctx.clock.now(),
             action=action,
             outcome=outcome,
+            actor_user_id=actor.user_id if actor else None,
             actor_email=actor.email if actor else None,
             org_name=actor.org_name if actor else None,
             client_addr=ctx.client_addr,
             object_type=object_type,
             object_id=object_id,
             detail=detail,
-        )
-        event = AuditEvent(
-            chain=chain,
-            seq=seq,
-            at=at,
-            action=action,
-            outcome=outcome,
-            actor_user_id=actor.user_id if actor else None,
-            actor_email=payload["actor_email"],
-            org_name=payload["org_name"],
-            client_addr=ctx.client_addr,
-            object_type=object_type,
-            object_id=object_id,
-            detail=detail,
             prev_hash=prev,
-            hash=event_hash(prev, payload),
         )
+        # The hash covers exactly what verification later reads back.
+        event.hash = event_hash(prev, payload_of(event))
         try:
             with ctx.session.begin_nested():
                 ctx.session.add(event)
@@ -77,24 +64,20 @@ def record(
     raise RuntimeError("could not append to the access log after repeated conflicts")
 
 
-def event_payload(**fields: Any) -> dict[str, Any]:
-    return dict(fields)
-
-
 def payload_of(event: AuditEvent) -> dict[str, Any]:
-    return event_payload(
-        chain=event.chain,
-        seq=event.seq,
-        at=event.at.isoformat(),
-        action=event.action,
-        outcome=event.outcome,
-        actor_email=event.actor_email,
-        org_name=event.org_name,
-        client_addr=event.client_addr,
-        object_type=event.object_type,
-        object_id=event.object_id,
-        detail=event.detail,
-    )
+    return {
+        "chain": event.chain,
+        "seq": event.seq,
+        "at": event.at.isoformat(),
+        "action": event.action,
+        "outcome": event.outcome,
+        "actor_email": event.actor_email,
+        "org_name": event.org_name,
+        "client_addr": event.client_addr,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "detail": event.detail,
+    }
 
 
 def chain_events(ctx: ServiceContext, chain: str) -> list[AuditEvent]:
@@ -124,7 +107,3 @@ def verify_all(ctx: ServiceContext, chain: str | None = None) -> list[tuple[str,
         detail={"chains": len(verdicts)},
     )
     return verdicts
-
-
-def count(ctx: ServiceContext, chain: str) -> int:
-    return int(ctx.session.scalar(select(func.count()).where(AuditEvent.chain == chain)) or 0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import unicodedata
 from typing import Any, BinaryIO
 
 import yaml
@@ -19,7 +18,7 @@ from sqlalchemy import func, select
 from exchange.domain.detection import import_customers as parse_customer_list
 from exchange.domain.detection import load_policy
 from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
-from exchange.domain.filetypes import sniff_media_type
+from exchange.domain.filetypes import display_name, sniff_media_type
 from exchange.models import Bundle, Case, CaseFile, Organisation, PolicyVersion
 from exchange.services import audit
 from exchange.services.context import Actor, ServiceContext
@@ -139,7 +138,7 @@ def import_customers(
     _require_applicant(ctx)
     case = get_case(ctx, case_id)
     _require_editable(case)
-    names = parse_customer_list(data, clean_display_name(filename), column or None)
+    names = parse_customer_list(data, display_name(filename), column or None)
     latest = current_policy(ctx, case)
     if latest is None:
         raise InvalidInput("save a policy first; imported customers are added to its terms.customers")
@@ -151,13 +150,6 @@ def import_customers(
     document["terms"] = terms
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     return set_policy(ctx, case_id, text), len(added)
-
-
-def clean_display_name(name: str | None) -> str:
-    """A display-only file name: last path segment, no control characters."""
-    base = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
-    return base[:255] or "unnamed"
 
 
 class _HashingReader:
@@ -181,7 +173,7 @@ def add_file(ctx: ServiceContext, case_id: str, name: str | None, stream: Binary
     _require_applicant(ctx)
     case = get_case(ctx, case_id)
     _require_editable(case)
-    display = clean_display_name(name)
+    display = display_name(name)
     count = ctx.session.scalar(select(func.count()).where(CaseFile.case_id == case.id)) or 0
     if count >= ctx.settings.max_files_per_case:
         raise InvalidInput(f"a case holds at most {ctx.settings.max_files_per_case} files")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -99,21 +100,12 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str) -> None:
         body = manifest_bytes(manifest)
         signature = sign(load_signing_key(ctx.settings.signing_key), body)
         archive = work / "bundle.tar"
-        handles = [(name, path.open("rb")) for name, path in plain_paths]
-        try:
-            with archive.open("wb") as out:
-                write_archive(
-                    out,
-                    body,
-                    signature,
-                    (
-                        BundleMember(name, path.stat().st_size, handle)
-                        for (name, handle), (_, path) in zip(handles, plain_paths, strict=True)
-                    ),
-                )
-        finally:
-            for _, member_in in handles:
-                member_in.close()
+        with ExitStack() as members_open, archive.open("wb") as out:
+            members = [
+                BundleMember(name, path.stat().st_size, members_open.enter_context(path.open("rb")))
+                for name, path in plain_paths
+            ]
+            write_archive(out, body, signature, members)
         sealed = work / "bundle.tar.age"
         with archive.open("rb") as plain, sealed.open("wb") as out:
             seal(plain, out, org.age_recipient)

@@ -9,12 +9,12 @@ ever letting one become a path.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from exchange.domain.audit.chain import canonical_json
+from exchange.domain.filetypes import display_name
 
 FORMAT = "secure-exchange-bundle/1"
 _UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)
@@ -30,9 +30,7 @@ class ManifestEntry:
 
 def safe_member_name(name: str, taken: set[str]) -> str:
     """A flat, printable, unique archive member name derived from a user's file name."""
-    base = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
-    base = _UNSAFE.sub("_", base).strip(" .") or "file"
+    base = _UNSAFE.sub("_", display_name(name)).strip(" .") or "file"
     base = base[:120]
     candidate, counter = base, 1
     stem, dot, ext = base.rpartition(".")

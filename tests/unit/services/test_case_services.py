@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,10 +44,6 @@ class MemoryBlobStore:
 
     def put_raw(self, key: str, source: BinaryIO) -> int:
         return self.put(key, source)
-
-    @contextmanager
-    def open_raw(self, key: str) -> Iterator[BinaryIO]:
-        yield io.BytesIO(self.blobs[key])
 
     def raw_chunks(self, key: str, chunk_size: int = 65536) -> Iterator[bytes]:
         yield self.blobs[key]

@@ -669,6 +669,18 @@ def _pixel_rect(
     return (x0, y0, x1, y1)
 
 
+def _covered_pixels(
+    placements: list[ImagePlacement], boxes: list[Box], width: int, height: int
+) -> list[tuple[int, int, int, int]]:
+    """Pixel rectangles (at ``width`` x ``height``) under any box, over every use of one image."""
+    return [
+        r
+        for p in placements
+        for b in boxes
+        if _overlaps(p.bbox, b) and (r := _pixel_rect(p, b, width, height)) is not None
+    ]
+
+
 def _paint(img: Image.Image, rects: list[tuple[int, int, int, int]], value: Any) -> Image.Image:
     draw = ImageDraw.Draw(img)
     for x0, y0, x1, y1 in rects:
@@ -736,19 +748,12 @@ def repaint_images(pdf: pikepdf.Pdf, model: PageModel, outcome: PageOutcome, lim
         except CannotRepaint as exc:
             outcome.failures.append(str(exc))
             return
-        rects = [
-            r
-            for p in placements
-            for b in boxes
-            if _overlaps(p.bbox, b) and (r := _pixel_rect(p, b, img.width, img.height)) is not None
-        ]
+        rects = _covered_pixels(placements, boxes, img.width, img.height)
         if not rects:
             continue
-        black: Any = 0 if img.mode in ("L", "1") else (0, 0, 0, 255) if img.mode == "CMYK" else (0, 0, 0)
-        if img.mode == "CMYK":
-            black = (0, 0, 0, 255)
-        elif img.mode not in ("L", "1", "RGB"):
+        if img.mode not in ("L", "1", "RGB", "CMYK"):
             img = img.convert("RGB")
+        black: Any = 0 if img.mode in ("L", "1") else (0, 0, 0, 255) if img.mode == "CMYK" else (0, 0, 0)
         new = _encode_image(pdf, _paint(img, rects, black), jpeg)
         if isinstance(smask, pikepdf.Stream):
             try:
@@ -756,12 +761,7 @@ def repaint_images(pdf: pikepdf.Pdf, model: PageModel, outcome: PageOutcome, lim
             except CannotRepaint as exc:
                 outcome.failures.append(str(exc))
                 return
-            scale_rects = [
-                r
-                for p in placements
-                for b in boxes
-                if _overlaps(p.bbox, b) and (r := _pixel_rect(p, b, mask.width, mask.height)) is not None
-            ]
+            scale_rects = _covered_pixels(placements, boxes, mask.width, mask.height)
             new_mask = _encode_image(pdf, _paint(mask, scale_rects, 255), False)
             new.SMask = new_mask
         outcome.images_repainted += 1
