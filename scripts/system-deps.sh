@@ -2,7 +2,8 @@
 # Installs the Debian packages the portal and its tests use, when missing.
 # Runtime: poppler-utils, qpdf, ghostscript, redis-server (for `exchange up`).
 # Tests: chromium (browser tests), exiftool, tesseract, age (independent checks),
-# LibreOffice (an independent PDF producer for the corpus).
+# LibreOffice (an independent PDF producer for the corpus). OCR: tesseract with
+# English and Simplified Chinese data; Noto CJK fonts render Chinese pages.
 set -euo pipefail
 need=()
 check() { command -v "$1" >/dev/null 2>&1 || need+=("$2"); }
@@ -16,6 +17,9 @@ check age age
 check redis-server redis-server
 check soffice libreoffice-writer-nogui
 check psql postgresql-client
+[ -e /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ] || need+=(tesseract-ocr-eng)
+[ -e /usr/share/tesseract-ocr/5/tessdata/chi_sim.traineddata ] || need+=(tesseract-ocr-chi-sim)
+[ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 [ -d /usr/share/fonts/type1/urw-base35 ] || need+=(fonts-urw-base35)
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
