@@ -174,6 +174,9 @@ class RedactedFile(Base):
     #: ok | leak | error
     status: Mapped[str] = mapped_column(String(20))
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the file name as this recipient may see it (its policy applied by the
+    #: processing worker); the only name ever shown to or sealed for it
+    name: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     file: Mapped[CaseFile] = relationship(back_populates="outputs")
@@ -192,6 +195,9 @@ class Bundle(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     manifest_sha256: Mapped[str] = mapped_column(String(64))
     file_count: Mapped[int] = mapped_column(Integer)
+    #: the case title as this recipient may see it, computed when sealing;
+    #: recipients are shown this, never ``case.title``
+    title: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship(lazy="joined")
