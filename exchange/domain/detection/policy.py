@@ -79,6 +79,7 @@ DECLARED_ENTITY_TYPES = frozenset({CUSTOMER, TRADE_SECRET})
 
 Style = Literal["box", "label"]
 Mode = Literal["surgical", "rasterize"]
+Images = Literal["redact", "remove", "keep"]
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,14 @@ class RecipientPolicy:
     thresholds: dict[str, float] = field(default_factory=dict)
     #: PDF engine: "surgical" removes text objects, "rasterize" renders pages.
     mode: Mode = "surgical"
+    #: pixels: OCR and box findings ("redact"), solid placeholder ("remove"), or "keep"
+    images: Images = "redact"
 
     def threshold_for(self, entity_type: str) -> float:
         return self.thresholds.get(entity_type, self.thresholds.get("default", DEFAULT_THRESHOLD))
 
     def __hash__(self) -> int:
-        return hash((self.name, self.redact, self.keep, self.style, self.mode))
+        return hash((self.name, self.redact, self.keep, self.style, self.mode, self.images))
 
 
 @dataclass(frozen=True)
@@ -368,6 +371,7 @@ def load_policy(text: str, allowed_recipients: Sequence[str] = DEFAULT_RECIPIENT
             style=spec.get("style", "box"),
             thresholds={k: float(v) for k, v in thresholds.items()},
             mode=spec.get("mode", "surgical"),
+            images=spec.get("images", "redact"),
         )
 
     return Policy(

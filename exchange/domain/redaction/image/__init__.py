@@ -1,0 +1,1 @@
+"""Image redaction: OCR of pixels, opaque boxes, metadata stripped (see ``engine``)."""
