@@ -8,6 +8,12 @@ Invariants:
   written to the case's access log.
 - Sealing is idempotent per (case, recipient): a retried job skips bundles
   that already exist.
+- A recipient never sees a name its policy redacts: the case title and file
+  names in the manifest, the archive member names and every listing come
+  from that recipient's redacted values (``Bundle.title``,
+  ``RedactedFile.name``), never from ``Case.title`` or ``CaseFile.name``.
+  Titles are redacted here, on the worker, because detection loads an NLP
+  model; web requests only read the stored results.
 """
 
 from __future__ import annotations
@@ -23,7 +29,10 @@ from sqlalchemy import select
 from exchange.domain.bundles.manifest import ManifestEntry, build_manifest, manifest_bytes, safe_member_name
 from exchange.domain.bundles.sealing import BundleMember, seal, write_archive
 from exchange.domain.bundles.signing import load_signing_key, public_key_pem, sign
+from exchange.domain.detection import Detector, Labeller, load_policy
+from exchange.domain.detection.planner import RecipientPlanner
 from exchange.domain.errors import Conflict, NotFound
+from exchange.domain.redaction.text import find_leaks
 from exchange.models import Bundle, Case, CaseFile, Organisation, RedactedFile, new_id
 from exchange.services import audit
 from exchange.services.cases import RECIPIENTS, current_policy
@@ -40,8 +49,11 @@ def seal_case(ctx: ServiceContext, case_id: str, run: int) -> str:
     if case is None or case.run != run or case.status != "sealing":
         return "skipped"
     try:
-        for recipient in RECIPIENTS:
-            _seal_one(ctx, case, recipient)
+        pending = [r for r in RECIPIENTS if not _sealed(ctx, case, r)]
+        if pending:
+            planner = _planner(ctx, case)
+            for recipient in pending:
+                _seal_one(ctx, case, recipient, planner)
     except Conflict as exc:
         case.status, case.error = "failed", exc.message
         audit.record(
@@ -55,12 +67,42 @@ def seal_case(ctx: ServiceContext, case_id: str, run: int) -> str:
     return "sealed"
 
 
-def _seal_one(ctx: ServiceContext, case: Case, recipient: str) -> None:
-    existing = ctx.session.scalar(
-        select(Bundle).where(Bundle.case_id == case.id, Bundle.recipient == recipient)
+def _sealed(ctx: ServiceContext, case: Case, recipient: str) -> bool:
+    found = ctx.session.scalar(
+        select(Bundle.id).where(Bundle.case_id == case.id, Bundle.recipient == recipient)
     )
-    if existing is not None:
-        return
+    return found is not None
+
+
+def _planner(ctx: ServiceContext, case: Case) -> RecipientPlanner:
+    policy = current_policy(ctx, case)
+    if policy is None:
+        raise Conflict("the case has no policy; nothing was shared")
+    # The case's label state, so a title says [CUSTOMER-1] for the same
+    # customer its documents call [CUSTOMER-1].
+    parsed = load_policy(policy.source_text)
+    return RecipientPlanner(Detector(parsed), parsed, Labeller(case.label_state))
+
+
+def _member_name(planner: RecipientPlanner, row: CaseFile, output: RedactedFile, recipient: str) -> str:
+    # Outputs from before names were redacted by the processing worker have
+    # no name; redact the upload's name now rather than ever sealing it raw.
+    return output.name if output.name is not None else planner.redact_name(row.name, recipient)
+
+
+def _require_clean(planner: RecipientPlanner, original: str, shown: str, recipient: str, what: str) -> None:
+    """Fail closed when a name still holds a value the recipient must not see.
+
+    Names are checked like file contents: against what detection found in the
+    original plus every declared term the recipient's policy redacts, so a
+    stored name computed under another policy version cannot slip through.
+    """
+    values = planner.sensitive(planner.findings(original), recipient)
+    if find_leaks(shown, values):
+        raise Conflict(f"{what} would show redacted content to the {recipient}; nothing was shared")
+
+
+def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: RecipientPlanner) -> None:
     org = _recipient_org(case, recipient)
     if not org.age_recipient:
         raise Conflict(f"organisation {org.name} has no public key; nothing was shared")
@@ -71,7 +113,8 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str) -> None:
         if output is None or output.status != "ok" or not output.blob_key:
             raise Conflict(f"{row.name} has no verified output for the {recipient}; nothing was shared")
         outputs.append((row, output))
-    policy = current_policy(ctx, case)
+    title = planner.redact_name(case.title, recipient)
+    _require_clean(planner, case.title, title, recipient, "the case title")
     bundle_id = new_id()
     taken: set[str] = set()
     with private_workspace() as work:
@@ -84,17 +127,18 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str) -> None:
             data_hash = _sha256_file(path)
             if data_hash != output.sha256:
                 raise Conflict(f"stored output of {row.name} does not match its hash; nothing was shared")
-            name = safe_member_name(row.name, taken)
+            name = safe_member_name(_member_name(planner, row, output, recipient), taken)
+            _require_clean(planner, row.name, name, recipient, f"the name of {row.name}")
             entries.append(ManifestEntry(name, path.stat().st_size, data_hash, row.media_type))
             plain_paths.append((name, path))
         manifest = build_manifest(
             bundle_id=bundle_id,
             case_id=case.id,
-            case_title=case.title,
+            case_title=title,
             recipient=recipient,
             organisation=org.name,
             created_at=ctx.clock.now().isoformat(),
-            policy_hash=policy.content_hash if policy else None,
+            policy_hash=planner.policy.content_hash,
             entries=entries,
         )
         body = manifest_bytes(manifest)
@@ -122,8 +166,10 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str) -> None:
             sha256=_sha256_file(sealed),
             manifest_sha256=hashlib.sha256(body).hexdigest(),
             file_count=len(entries),
+            title=title,
         )
     ctx.session.add(bundle)
+    case.label_state = planner.labeller.state()
     audit.record(
         ctx,
         "bundle.shared",
@@ -162,7 +208,9 @@ def bundle_view(bundle: Bundle) -> dict[str, Any]:
     return {
         "id": bundle.id,
         "case_id": bundle.case_id,
-        "case_title": bundle.case.title,
+        # Only what sealing stored for this recipient; a bundle sealed before
+        # titles were redacted shows a neutral name, never the case's title.
+        "case_title": bundle.title if bundle.title is not None else f"Case {bundle.case_id[:8]}",
         "recipient": bundle.recipient,
         "organisation": bundle.org.name,
         "size": bundle.size,

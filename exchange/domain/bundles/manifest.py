@@ -2,8 +2,9 @@
 
 The manifest is canonical JSON (sorted keys, no whitespace) so that its
 signature is reproducible; file names in it are the archive member names,
-which :func:`safe_member_name` derives from the user's file name without
-ever letting one become a path.
+which :func:`safe_member_name` derives from the recipient's redacted file
+name without ever letting one become a path. The caller passes names that
+are already redacted for the recipient: nothing here detects secrets.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from exchange.domain.audit.chain import canonical_json
 from exchange.domain.filetypes import display_name
 
 FORMAT = "secure-exchange-bundle/1"
-_UNSAFE = re.compile(r"[^\w.\- ()\[\]]+", re.UNICODE)
+#: the redaction block stays, so a redacted name reads as redacted, not as "_"
+_UNSAFE = re.compile(r"[^\w.\- ()\[\]\u2588]+", re.UNICODE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from exchange.domain.errors import InvalidInput
         ("bad\x00name\n.txt", "badname.txt"),
         ("...", "file"),
         ("a<b>|c.pdf", "a_b_c.pdf"),
+        ("Order for \u2588\u2588\u2588 [CUSTOMER-1].pdf", "Order for \u2588\u2588\u2588 [CUSTOMER-1].pdf"),
     ],
 )
 def test_member_names_are_flat_and_printable(given: str, expected: str) -> None:
