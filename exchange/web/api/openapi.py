@@ -69,8 +69,44 @@ def openapi_document() -> dict[str, Any]:
                         "sha256": {"type": "string"},
                         "media_type": {"type": "string"},
                         "status": {"type": "string"},
-                        "error": {"type": "string"},
+                        "error": {
+                            "type": "string",
+                            "description": "Why the file failed, or why a recipient's output is withheld",
+                        },
                         "findings": {"type": "array", "items": {"type": "object"}},
+                        "needs_review": {"type": "boolean"},
+                        "outputs": {
+                            "type": "object",
+                            "description": "Per recipient (bureau, supplier); in case responses only",
+                            "additionalProperties": {"$ref": "#/components/schemas/Output"},
+                        },
+                    },
+                },
+                "Output": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"enum": ["ok", "leak", "error"]},
+                        "size": {"type": "integer"},
+                        "sha256": {"type": "string"},
+                        "name": {
+                            "type": ["string", "null"],
+                            "description": "The file name as this recipient sees it (its policy applied)",
+                        },
+                        "ocr": {
+                            "type": "object",
+                            "properties": {
+                                "used": {"type": "boolean"},
+                                "images": {"type": "integer"},
+                                "mean_confidence": {"type": ["number", "null"]},
+                                "min_confidence": {"type": ["number", "null"]},
+                                "low_confidence_images": {"type": "integer"},
+                            },
+                        },
+                        "needs_review": {"type": "boolean"},
+                        "review_reasons": {"type": "array", "items": {"type": "string"}},
+                        "withheld": {"type": ["string", "null"]},
+                        "warnings": {"type": "array", "items": {"type": "string"}},
+                        "report": {"type": ["object", "null"], "description": "The engine's full report"},
                     },
                 },
                 "Case": {
@@ -90,11 +126,19 @@ def openapi_document() -> dict[str, Any]:
                     "properties": {
                         "id": {"type": "string"},
                         "case_id": {"type": "string"},
+                        "case_title": {
+                            "type": "string",
+                            "description": "The case title as the caller's organisation may see it "
+                            "(redacted per its policy when the bundle was sealed)",
+                        },
                         "recipient": {"type": "string"},
                         "organisation": {"type": "string"},
                         "size": {"type": "integer"},
                         "sha256": {"type": "string"},
+                        "manifest_sha256": {"type": "string"},
                         "file_count": {"type": "integer"},
+                        "created_at": {"type": "string", "format": "date-time"},
+                        "filename": {"type": "string"},
                     },
                 },
             },

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from exchange.domain.detection import policy_schema
 from exchange.domain.errors import DomainError, InvalidInput
 from exchange.extensions import csrf
-from exchange.models import Case
+from exchange.models import Case, CaseFile
 from exchange.services import access_log, cases, sharing
 from exchange.services.context import ServiceContext
 from exchange.web.api.openapi import openapi_document
@@ -85,7 +85,52 @@ def list_cases() -> Any:
 @login_required
 def get_case(case_id: str) -> Any:
     ctx = service_context()
-    return jsonify(cases.case_view(ctx, cases.get_case(ctx, case_id)))
+    case = cases.get_case(ctx, case_id)
+    view = cases.case_view(ctx, case)
+    by_id = {row.id: row for row in case.files}
+    for file in view["files"]:
+        _add_output_summaries(file, by_id[file["id"]])
+    return jsonify(view)
+
+
+def _add_output_summaries(file: dict[str, Any], row: CaseFile) -> None:
+    """Per recipient: its file name, OCR, review and withheld facts, read from the engine report.
+
+    Only the applicant reads a case, so the recipients' names sit next to the
+    original here; reports older than the engine schema read as "no OCR".
+    """
+    withheld: list[str] = []
+    for output in row.outputs:
+        summary = report_summary(output.report)
+        file["outputs"][output.recipient].update(name=output.name, **summary)
+        if summary["withheld"]:
+            withheld.append(f"{output.recipient}: {summary['withheld']}")
+    file["needs_review"] = any(file["outputs"][r]["needs_review"] for r in file["outputs"])
+    if withheld and "error" not in file:
+        file["error"] = "withheld for " + "; ".join(sorted(withheld))
+
+
+def report_summary(report: dict[str, Any] | None) -> dict[str, Any]:
+    """The review-relevant part of a report (schema: ``exchange.domain.redaction.base.new_report``)."""
+    report = report if isinstance(report, dict) else {}
+    raw_ocr = report.get("ocr")
+    ocr: dict[str, Any] = raw_ocr if isinstance(raw_ocr, dict) else {}
+    low = ocr.get("low_confidence_images", 0)
+    withheld = report.get("withheld")
+    return {
+        "ocr": {
+            "used": bool(ocr.get("used", False)),
+            "images": int(ocr.get("images") or 0),
+            "mean_confidence": ocr.get("mean_confidence"),
+            "min_confidence": ocr.get("min_confidence"),
+            # engines may list the images (pages) or count them
+            "low_confidence_images": len(low) if isinstance(low, list) else int(low or 0),
+        },
+        "needs_review": bool(report.get("needs_review", False)),
+        "review_reasons": [str(r) for r in report.get("review_reasons") or []],
+        "withheld": str(withheld) if withheld else None,
+        "warnings": [str(w) for w in report.get("warnings") or []],
+    }
 
 
 @bp.put("/cases/<case_id>/policy")

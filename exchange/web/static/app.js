@@ -126,6 +126,39 @@
     return cell;
   }
 
+  function percent(value) {
+    return value === null || value === undefined ? "n/a" : Math.round(Number(value)) + "%";
+  }
+
+  // What each recipient gets: its file name, OCR and confidence, review flags, withheld reason.
+  function renderOutputs(file) {
+    const cell = el("td");
+    const outputs = file.outputs || {};
+    const recipients = Object.keys(outputs).sort();
+    if (!recipients.length) { cell.textContent = "—"; return cell; }
+    recipients.forEach((r) => {
+      const o = outputs[r];
+      const box = el("div", null, "output output-" + o.status);
+      box.dataset.recipient = r;
+      box.append(el("strong", r), document.createTextNode(": " + o.status));
+      if (o.name && o.name !== file.name) box.append(el("div", "shown as “" + o.name + "”", "hint output-name"));
+      const ocr = o.ocr || {};
+      const ocrText = ocr.used
+        ? "OCR: " + ocr.images + " image" + (ocr.images === 1 ? "" : "s") + ", confidence mean " + percent(ocr.mean_confidence) +
+          ", lowest " + percent(ocr.min_confidence) + (ocr.low_confidence_images ? ", " + ocr.low_confidence_images + " low" : "")
+        : "no OCR";
+      box.append(el("div", ocrText, "hint output-ocr" + (ocr.low_confidence_images ? " review" : "")));
+      if (o.needs_review) {
+        const reasons = (o.review_reasons || []).join("; ");
+        box.append(el("div", "needs review" + (reasons ? ": " + reasons : ""), "review output-review"));
+      }
+      if (o.withheld) box.append(el("div", "withheld: " + o.withheld, "error output-withheld"));
+      (o.warnings || []).forEach((w) => box.append(el("div", w, "hint output-warning")));
+      cell.append(box);
+    });
+    return cell;
+  }
+
   function renderFiles(files) {
     const body = document.querySelector("#files tbody");
     body.replaceChildren();
@@ -141,7 +174,8 @@
         catch (e) { say("action-message", e.message, true); }
       });
       remove.append(btn);
-      tr.append(el("td", f.name), el("td", f.size + " bytes"), status, renderFindings(f), remove);
+      if (f.needs_review) tr.classList.add("needs-review");
+      tr.append(el("td", f.name), el("td", f.size + " bytes"), status, renderOutputs(f), renderFindings(f), remove);
       body.append(tr);
     });
   }
