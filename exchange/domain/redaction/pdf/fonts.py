@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import re
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pikepdf
@@ -35,6 +36,7 @@ from fontTools import agl
 from fontTools.cffLib import CFFFontSet
 
 from exchange.domain.redaction.pdf import _std14
+from exchange.domain.redaction.pdf.cmaps import PredefinedCMap, cid_to_unicode, predefined_cmap
 from exchange.domain.redaction.pdf.limits import PdfLimits, decoded_stream
 
 _CMAP_TOKEN = re.compile(rb"<[0-9A-Fa-f\s]*>|\[|\]|/[^\s/\[\]<>()]*|\((?:\\.|[^\\)])*\)|[^\s\[\]<>/()]+")
@@ -237,7 +239,10 @@ class FontInfo:
     to_unicode: CMap | None = None
     encoding_cmap: CMap | None = None
     identity: bool = False
-    ucs2: bool = False
+    #: a predefined (Adobe) CMap named by /Encoding: codes, CIDs and text come from it.
+    predefined: PredefinedCMap | None = None
+    #: CID → text of the font's character collection (non-Unicode predefined CMaps).
+    cid_text: Mapping[int, str] | None = None
     cid_widths: dict[int, float] = field(default_factory=dict)
     cid_width_ranges: list[tuple[int, int, float]] = field(default_factory=list)
     default_width: float = 1000.0
@@ -246,12 +251,18 @@ class FontInfo:
     descent: float = -250.0
     widths_exact: bool = True
     vertical: bool = False
+    #: vertical writing: /DW2 (v1y, w1y) and /W2 per CID (w1y, v1x, v1y); v1x None means w0 / 2.
+    default_vmetrics: tuple[float, float] = (880.0, -1000.0)
+    cid_vmetrics: dict[int, tuple[float, float | None, float]] = field(default_factory=dict)
+    cid_vmetric_ranges: list[tuple[int, int, tuple[float, float | None, float]]] = field(default_factory=list)
     #: reason this font cannot be decoded at all (None when it can).
     problem: str | None = None
 
     # -- decoding -------------------------------------------------------
     def split(self, data: bytes) -> tuple[list[int], list[int] | None]:
         """Glyph codes of ``data`` and their byte offsets (None when 1 byte each)."""
+        if self.predefined is not None:
+            return self.predefined.split(data)
         if self.code_len == 1:
             return list(data), None
         if self.code_len == 2:
@@ -291,10 +302,16 @@ class FontInfo:
             return [table[c] for c in codes]
         out: list[str | None] = []
         tu = self.to_unicode
+        pre = self.predefined
+        cid_text = self.cid_text
         for code in codes:
             text = tu.lookup_unicode(code) if tu is not None and code >= 0 else None
-            if text is None and self.ucs2 and code >= 0:
-                text = chr(code) if not 0xD800 <= code <= 0xDFFF else None
+            if text is None and pre is not None:
+                text = pre.code_text(code)
+                if text is None and cid_text is not None:
+                    cid = pre.cid(code)
+                    # CID 0 is .notdef: whatever it shows, it is not known text.
+                    text = cid_text.get(cid) if cid else None
             out.append(text)
         return out
 
@@ -315,9 +332,30 @@ class FontInfo:
             out.append(self.default_width if width is None else width)
         return out
 
+    def vmetrics(self, codes: list[int], widths: list[float]) -> list[tuple[float, float, float]]:
+        """Vertical metrics per glyph: (w1y, v1x, v1y) in thousandths, ``widths`` being the w0."""
+        out = []
+        dv1y, dw1y = self.default_vmetrics
+        for code, w0 in zip(codes, widths, strict=True):
+            cid = self.cid_of(code)
+            metric = self.cid_vmetrics.get(cid) if cid is not None else None
+            if metric is None and cid is not None and self.cid_vmetric_ranges:
+                for lo, hi, m in self.cid_vmetric_ranges:
+                    if lo <= cid <= hi:
+                        metric = m
+                        break
+            if metric is None:
+                out.append((dw1y, w0 / 2.0, dv1y))
+            else:
+                w1y, v1x, v1y = metric
+                out.append((w1y, w0 / 2.0 if v1x is None else v1x, v1y))
+        return out
+
     def cid_of(self, code: int) -> int | None:
         if code < 0:
             return None
+        if self.predefined is not None:
+            return self.predefined.cid(code)
         if self.identity:
             return code
         if self.encoding_cmap is not None:
@@ -523,14 +561,17 @@ def _load_type0(font: pikepdf.Dictionary, base_font: str, limits: PdfLimits) -> 
         if enc_name in ("Identity-H", "Identity-V"):
             info.identity = True
             info.vertical = enc_name.endswith("-V")
-        elif "UCS2" in enc_name or "UTF16" in enc_name:
-            info.ucs2 = True
-            info.vertical = enc_name.endswith("-V")
-            # Widths need the CID of each code, which only the predefined CMap file knows.
-            info.widths_exact = False
         else:
-            info.problem = f"predefined CMap {enc_name} is not supported"
-            info.widths_exact = False
+            pre = predefined_cmap(enc_name)
+            if pre is None:
+                info.problem = f"predefined CMap {enc_name} is not supported"
+                info.widths_exact = False
+            else:
+                info.predefined = pre
+                info.vertical = pre.vertical
+                info.code_len = 0
+                if pre.unicode_encoding is None:
+                    info.cid_text = cid_to_unicode(pre.collection, pre.vertical)
     elif isinstance(enc, pikepdf.Stream):
         try:
             cmap = parse_cmap(decoded_stream(enc, limits))
@@ -543,7 +584,7 @@ def _load_type0(font: pikepdf.Dictionary, base_font: str, limits: PdfLimits) -> 
             info.codespace = cmap.codespace
     else:
         info.problem = "composite font without an encoding"
-    if info.code_len == 2 and not info.identity and info.to_unicode is not None and info.to_unicode.codespace:
+    if info.code_len == 2 and not info.identity is not None and info.to_unicode.codespace:
         lengths = {cl for cl, _, _ in info.to_unicode.codespace}
         if lengths != {2}:
             info.code_len = 0
@@ -570,9 +611,38 @@ def _load_type0(font: pikepdf.Dictionary, base_font: str, limits: PdfLimits) -> 
                     i += 3
                 else:
                     break
+        if info.vertical:
+            _vertical_metrics(info, cid_font)
     if info.encoding_cmap is not None and not info.encoding_cmap.cid and not info.encoding_cmap.cid_ranges:
         info.widths_exact = False
     return info
+
+
+def _vertical_metrics(info: FontInfo, cid_font: pikepdf.Dictionary) -> None:
+    dw2 = cid_font.get("/DW2")
+    if isinstance(dw2, pikepdf.Array) and len(dw2) == 2:
+        info.default_vmetrics = (_num(dw2[0], 880.0), _num(dw2[1], -1000.0))
+    w2 = cid_font.get("/W2")
+    if not isinstance(w2, pikepdf.Array):
+        return
+    dv1y, dw1y = info.default_vmetrics
+    items = list(w2)
+    i = 0
+    while i < len(items):
+        first = int(_num(items[i], 0))
+        if i + 1 < len(items) and isinstance(items[i + 1], pikepdf.Array):
+            values = [_num(v, 0.0) for v in items[i + 1]]
+            for k in range(len(values) // 3):
+                w1y, v1x, v1y = values[3 * k : 3 * k + 3]
+                info.cid_vmetrics[first + k] = (w1y, v1x, v1y)
+            i += 2
+        elif i + 4 < len(items):
+            last = int(_num(items[i + 1], 0))
+            metric = (_num(items[i + 2], dw1y), _num(items[i + 3], 0.0), _num(items[i + 4], dv1y))
+            info.cid_vmetric_ranges.append((first, last, (metric[0], metric[1], metric[2])))
+            i += 5
+        else:
+            break
 
 
 def bisect_offsets(starts: list[int], position: int) -> int:

@@ -367,6 +367,8 @@ class Run:
     size: float
     mode: int
     order: int
+    #: text-space advance per 1000 TJ units along ``xs`` (negative in vertical writing,
+    #: where a positive TJ number moves down the column, i.e. forward).
     tfs_th: float
     #: paint colours (None: unknown) and clipping region in force when the run was shown.
     fill: RGB | None = None
@@ -678,6 +680,10 @@ class Interpreter:
                             tm = self._show(
                                 model, ctx, gs, tm=tm, idx=idx, elem=elem, op=op, data=bytes(item)
                             )
+                        elif gs.font is not None and gs.font.vertical:
+                            # Vertical writing: the number is subtracted from the vertical coordinate.
+                            ty = -_f(item) / 1000.0 * gs.tfs
+                            tm = (tm[0], tm[1], tm[2], tm[3], tm[4] + ty * tm[2], tm[5] + ty * tm[3])
                         else:
                             adj = _f(item)
                             tx = -adj / 1000.0 * gs.tfs * gs.th
@@ -1087,15 +1093,26 @@ class Interpreter:
             model.problems.append(f"a {font.kind} font: {font.problem}")
         else:
             texts = font.texts(codes)
-        if font.vertical:
-            model.problems.append(f"a {font.kind} font uses vertical writing, which is not supported")
-            texts = [None] * len(codes)
         bad = texts.count(None)
         if bad:
             model.unmappable += bad
-            if font.problem is None and not font.vertical:
+            if font.problem is None:
                 model.problems.append(f"a {font.kind} font has glyphs with no known text")
         widths = font.widths(codes)
+        if font.vertical:
+            return self._show_vertical(
+                model,
+                ctx,
+                gs,
+                tm=tm,
+                idx=idx,
+                elem=elem,
+                op=op,
+                codes=codes,
+                offsets=offsets,
+                texts=texts,
+                widths=widths,
+            )
         tfs, tc, tw, th = gs.tfs, gs.tc, gs.tw, gs.th
         scale = tfs / 1000.0
         if tw and (font.code_len == 1 or (font.code_len == 0 and offsets is not None)):
@@ -1123,18 +1140,7 @@ class Interpreter:
         rise = gs.ts
         size = abs(tfs) * math.hypot(m[2], m[3])
         mode = gs.mode
-        invisible = None
-        if mode not in (3, 7):
-            fills = mode in (0, 2, 4, 6)
-            strokes = mode in (1, 2, 5, 6)
-            if (not fills or gs.fill_alpha < 0.02 or gs.fill_ink == "none") and (
-                not strokes or gs.stroke_alpha < 0.02 or gs.stroke_cs[0] == "none"
-            ):
-                invisible = "no_ink" if gs.fill_ink == "none" or gs.stroke_cs[0] == "none" else "transparent"
-            elif font.kind != "type3" and (  # Type3 glyph sizes depend on their FontMatrix
-                size < TINY_TEXT or abs(tfs * th) * math.hypot(m[0], m[1]) < TINY_TEXT
-            ):
-                invisible = "tiny"
+        invisible = _invisibility(gs, font, m)
         self._order += 1
         run = Run(
             ctx=ctx,
@@ -1167,6 +1173,110 @@ class Interpreter:
         elif proto.xs != xs:
             ctx.inconsistent = True
         return (tm[0], tm[1], tm[2], tm[3], tm[4] + total * tm[0], tm[5] + total * tm[1])
+
+    def _show_vertical(
+        self,
+        model: PageModel,
+        ctx: StreamContext,
+        gs: _GState,
+        *,
+        tm: Matrix,
+        idx: int,
+        elem: int,
+        op: str,
+        codes: list[int],
+        offsets: list[int] | None,
+        texts: list[str | None],
+        widths: list[float],
+    ) -> Matrix:
+        """A run in vertical writing, laid out in its own frame: ``u`` down the column, ``v`` across.
+
+        The run's matrix maps (u, v) to the page through text space (x = v, y = -u), so
+        ``xs``/``gw`` measure along the column exactly as they measure along the line for
+        horizontal runs, and boxes, centres and the rewriter's TJ numbers need no other case.
+        Each glyph's cell is its vertical advance (``-w1y``), starting at its vertical
+        origin; across, it spans its horizontal width hung from the position vector's
+        ``v1x``. TJ numbers move *down* in vertical writing, hence the negated ``tfs_th``.
+        """
+        font = gs.font
+        assert font is not None  # noqa: S101  (checked by the caller)
+        metrics = font.vmetrics(codes, widths)
+        tfs, tc, tw, th = gs.tfs, gs.tc, gs.tw, gs.th
+        scale = tfs / 1000.0
+        gw = [-w1y * scale for w1y, _, _ in metrics]
+        if tc or tw:
+            # Word spacing applies to the single-byte code 32 only, in either writing mode.
+            adv = [
+                g + tc + (tw if c == 32 and (offsets is None or offsets[k + 1] - offsets[k] == 1) else 0.0)
+                for k, (g, c) in enumerate(zip(gw, codes, strict=True))
+            ]
+        else:
+            adv = gw
+        xs = list(accumulate(adv, initial=0.0))
+        total = xs[-1]
+        across = scale * th
+        lows = [-v1x * across for _, v1x, _ in metrics]
+        highs = [(w0 - v1x) * across for w0, (_, v1x, _) in zip(widths, metrics, strict=True)]
+        text_m = mul(tm, gs.ctm)
+        size = abs(tfs) * math.hypot(text_m[2], text_m[3])
+        # Rise moves the glyphs up in text space, which is back up the column.
+        m = mul(_VERTICAL_FRAME, mul((1.0, 0.0, 0.0, 1.0, 0.0, gs.ts), text_m))
+        mode = gs.mode
+        self._order += 1
+        run = Run(
+            ctx=ctx,
+            instr=idx,
+            elem=elem,
+            op=op,
+            font=font,
+            codes=codes,
+            offsets=offsets,
+            texts=texts,
+            xs=xs,
+            gw=gw,
+            m=m,
+            y0=min(lows),
+            y1=max(highs),
+            size=size,
+            mode=mode,
+            order=self._order,
+            tfs_th=-tfs,
+            fill=gs.fill if mode in (0, 2, 4, 6) else None,
+            stroke=gs.stroke if mode in (1, 2, 5, 6) else None,
+            clip=gs.clip,
+            invisible=_invisibility(gs, font, text_m),
+        )
+        model.runs.append(run)
+        key = (idx, elem)
+        proto = ctx.proto.get(key)
+        if proto is None:
+            ctx.proto[key] = run
+        elif proto.xs != xs:
+            ctx.inconsistent = True
+        return (tm[0], tm[1], tm[2], tm[3], tm[4] - total * tm[2], tm[5] - total * tm[3])
+
+
+#: From a vertical run's (u down the column, v across) frame to text space: x = v, y = -u.
+_VERTICAL_FRAME: Matrix = (0.0, -1.0, 1.0, 0.0, 0.0, 0.0)
+
+
+def _invisibility(gs: _GState, font: FontInfo, m: Matrix) -> str | None:
+    """Why every glyph a text-showing operator paints is invisible, or None (``m``: text space → page)."""
+    mode = gs.mode
+    if mode in (3, 7):
+        return None
+    fills = mode in (0, 2, 4, 6)
+    strokes = mode in (1, 2, 5, 6)
+    if (not fills or gs.fill_alpha < 0.02 or gs.fill_ink == "none") and (
+        not strokes or gs.stroke_alpha < 0.02 or gs.stroke_cs[0] == "none"
+    ):
+        return "no_ink" if gs.fill_ink == "none" or gs.stroke_cs[0] == "none" else "transparent"
+    size = abs(gs.tfs) * math.hypot(m[2], m[3])
+    if font.kind != "type3" and (  # Type3 glyph sizes depend on their FontMatrix
+        size < TINY_TEXT or abs(gs.tfs * gs.th) * math.hypot(m[0], m[1]) < TINY_TEXT
+    ):
+        return "tiny"
+    return None
 
 
 def build_text(model: PageModel) -> None:
