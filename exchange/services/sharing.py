@@ -19,6 +19,7 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -38,6 +39,8 @@ from exchange.services import audit
 from exchange.services.cases import RECIPIENTS, current_policy
 from exchange.services.context import ServiceContext
 from exchange.services.workspace import private_workspace
+
+_EXTENSION = re.compile(r"[A-Za-z0-9]{1,8}")
 
 
 def _recipient_org(case: Case, recipient: str) -> Organisation:
@@ -87,7 +90,14 @@ def _planner(ctx: ServiceContext, case: Case) -> RecipientPlanner:
 def _member_name(planner: RecipientPlanner, row: CaseFile, output: RedactedFile, recipient: str) -> str:
     # Outputs from before names were redacted by the processing worker have
     # no name; redact the upload's name now rather than ever sealing it raw.
-    return output.name if output.name is not None else planner.redact_name(row.name, recipient)
+    if output.name is not None:
+        return output.name
+    # Stem and extension apart: a legal suffix's abbreviation dot
+    # ("... GmbH.pdf") would otherwise take the extension's dot with it.
+    stem, dot, ext = row.name.rpartition(".")
+    if not (dot and stem and _EXTENSION.fullmatch(ext)):
+        return planner.redact_name(row.name, recipient)
+    return f"{planner.redact_name(stem, recipient)}.{planner.redact_name(ext, recipient)}"
 
 
 def _require_clean(planner: RecipientPlanner, original: str, shown: str, recipient: str, what: str) -> None:
