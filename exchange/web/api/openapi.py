@@ -85,7 +85,7 @@ def openapi_document() -> dict[str, Any]:
                 "Output": {
                     "type": "object",
                     "properties": {
-                        "status": {"enum": ["ok", "leak", "error"]},
+                        "status": {"type": "string", "description": "ok when verified and shareable"},
                         "size": {"type": "integer"},
                         "sha256": {"type": "string"},
                         "name": {
