@@ -613,6 +613,10 @@ def _load_type0(font: pikepdf.Dictionary, base_font: str, limits: PdfLimits) -> 
                     break
         if info.vertical:
             _vertical_metrics(info, cid_font)
+    elif info.problem is None:
+        # Without its CIDFont nothing says how wide a glyph is, nor which glyphs exist.
+        info.problem = "a composite font has no descendant CIDFont"
+        info.widths_exact = False
     if info.encoding_cmap is not None and not info.encoding_cmap.cid and not info.encoding_cmap.cid_ranges:
         info.widths_exact = False
     return info
