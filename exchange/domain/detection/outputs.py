@@ -24,7 +24,7 @@ from exchange.domain.detection.findings import Decision, Finding, Redaction, mer
 from exchange.domain.detection.labels import Labeller
 from exchange.domain.detection.normalise import expand_umlauts, fold
 from exchange.domain.detection.policy import Policy
-from exchange.domain.detection.terms import CUSTOMER, TRADE_SECRET, _tokens, split_legal_suffix
+from exchange.domain.detection.terms import CUSTOMER, TRADE_SECRET, base_name
 
 
 def _decision(finding: Finding, recipient: str, policy: Policy) -> Decision:
@@ -53,12 +53,6 @@ def redactions_for(
     return merge_redactions(spans)
 
 
-def _base_name(term: str) -> str | None:
-    tokens = _tokens(term)
-    base, suffix = split_legal_suffix(tokens)
-    return " ".join(base) if suffix else None
-
-
 def sensitive_values(findings: Sequence[Finding], recipient: str, policy: Policy) -> list[str]:
     """Values that must not appear in ``recipient``'s output (see module docstring)."""
     rpolicy = policy.recipient(recipient)
@@ -78,7 +72,8 @@ def sensitive_values(findings: Sequence[Finding], recipient: str, policy: Policy
         if term in kept_terms:
             continue
         values.append(term)
-        base = _base_name(term)
+        # CJK names too: 宁波瀚海磁电 for 宁波瀚海磁电有限公司 (see terms.base_name).
+        base = base_name(term)
         if base:
             values.append(base)
         expanded = expand_umlauts(term)

@@ -28,6 +28,16 @@ are already folded away):
   ``Systems``, ``International``…) — and only where the document writes it
   capitalised (``Kestrel`` but not ``a kestrel hovered``). Short-name matches
   score 0.9 rather than 1.0, and a policy can switch them off.
+* Chinese, Japanese and Korean (a term with a character of those scripts):
+  the scripts have no word boundaries, so the term matches as a substring,
+  character by character with any whitespace (line breaks included) between
+  characters (``宁波 瀚海\n磁电有限公司``); full-width and half-width forms
+  fold alike (NFKC). The declared legal form is optional and any known one
+  may follow (``有限公司``, ``股份有限公司``, ``集团``, ``株式会社``, ``(株)``,
+  ``주식회사``…) or, for the Japanese and Korean forms that are written first,
+  precede (``株式会社東芝``); the match covers the form when it is there. A
+  form is only split off when at least two CJK characters (or three other
+  letters or digits) remain, so ``公司`` alone never becomes a name.
 * Letter-spaced forms (letterheads, headings; PDF text extractors read the
   letter-spacing as spaces): ``K e s t r e l  D y n a m i c s  G m b H``. A
   *letter-spaced run* is two or more single characters, each standing alone
@@ -55,6 +65,7 @@ Safety: all patterns here are generated, never user-written, and run on RE2
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -157,6 +168,141 @@ LEGAL_SUFFIXES: tuple[str, ...] = (
     "tbk",
     "pt",
 )
+
+#: Characters of scripts written without spaces between words (Han, kana, Hangul).
+_CJK_CHAR = re.compile(
+    "[\u1100-\u11ff\u2e80-\u2fdf\u3005\u3007\u3021-\u3029\u3040-\u30ff\u3130-\u318f"
+    "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7af\uf900-\ufaff"
+    "\U00020000-\U0003134f]"
+)
+#: CJK legal forms written after the name, in their folded spelling (NFKC: "（株）" and
+#: "㈱" both fold to "(株)"), longest first so that the longest form is split off.
+CJK_LEGAL_SUFFIXES: tuple[str, ...] = tuple(
+    sorted(
+        {
+            # Chinese (simplified and traditional)
+            "股份有限公司",
+            "有限责任公司",
+            "有限責任公司",
+            "集团股份有限公司",
+            "集團股份有限公司",
+            "集团有限公司",
+            "集團有限公司",
+            "控股有限公司",
+            "有限公司",
+            "股份公司",
+            "集团公司",
+            "集團公司",
+            "集团",
+            "集團",
+            "公司",
+            # Japanese
+            "株式会社",
+            "有限会社",
+            "合同会社",
+            "合資会社",
+            "合名会社",
+            "(株)",
+            "(有)",
+            "(合)",
+            # Korean
+            "주식회사",
+            "유한회사",
+            "유한책임회사",
+            "합자회사",
+            "합명회사",
+            "(주)",
+            "(유)",
+        },
+        key=lambda form: (-len(form), form),
+    )
+)
+# Folded like the text they are compared with (folding decomposes Hangul into jamo).
+CJK_LEGAL_SUFFIXES = tuple(sorted({fold(f) for f in CJK_LEGAL_SUFFIXES}, key=lambda f: (-len(f), f)))
+#: Japanese and Korean legal forms are also written before the name (株式会社東芝, 주식회사 카카오).
+CJK_LEGAL_PREFIXES: tuple[str, ...] = tuple(
+    form for form in CJK_LEGAL_SUFFIXES if form[-1] in "社)" or form.endswith(fold("회사"))
+)
+_NOT_WORD = re.compile(r"[\W_]+")
+_SPACES = re.compile(r"\s+")
+
+
+def has_cjk(text: str) -> bool:
+    """Whether ``text`` has a character of a script written without word spaces."""
+    return _CJK_CHAR.search(text) is not None
+
+
+def _long_enough(base: str) -> bool:
+    """Whether ``base`` can be a name once a legal form is split off.
+
+    Two CJK characters (counted composed: folding splits Hangul into jamo) or three
+    other letters or digits, and not itself a legal form or a piece of one: "有限公司"
+    does not leave "有限", nor "集团公司" leave "集团".
+    """
+    if any(base in form for form in CJK_LEGAL_SUFFIXES):
+        return False
+    composed = unicodedata.normalize("NFC", base)
+    cjk = len(_CJK_CHAR.findall(composed))
+    return cjk >= 2 or (cjk == 0 and len(_NOT_WORD.sub("", composed)) >= 3)
+
+
+def split_cjk_legal_form(term: str) -> tuple[str, str, str]:
+    """(legal form before, base name, legal forms after) of a CJK term, folded and without spaces.
+
+    At most one form is split off before the name and two after it
+    (``宁波瀚海集团有限公司`` → ``宁波瀚海``), and only while the base keeps at least two
+    CJK characters (or three other letters or digits).
+    """
+    base = _SPACES.sub("", fold(term))
+    prefix = suffix = ""
+    for _ in range(2):
+        form = next(
+            (f for f in CJK_LEGAL_SUFFIXES if base.endswith(f) and _long_enough(base[: -len(f)])), None
+        )
+        if form is None:
+            break
+        base, suffix = base[: -len(form)], form + suffix
+    form = next((f for f in CJK_LEGAL_PREFIXES if base.startswith(f) and _long_enough(base[len(f) :])), None)
+    if form is not None:
+        base, prefix = base[len(form) :], form
+    return prefix, base, suffix
+
+
+def _cjk_key(text: str) -> str:
+    _, base, _ = split_cjk_legal_form(text)
+    return _NOT_WORD.sub("", base)
+
+
+def base_name(term: str) -> str | None:
+    """The declared term without its legal form(s), or None when it has none to drop."""
+    if has_cjk(term):
+        prefix, cjk_base, forms = split_cjk_legal_form(term)
+        return cjk_base if prefix or forms else None
+    base, suffix = split_legal_suffix(_tokens(term))
+    return " ".join(base) if suffix else None
+
+
+def _chars_regex(text: str) -> str:
+    # Any whitespace, line breaks included, may stand between two characters.
+    return r"\s*".join(re2.escape(ch) for ch in text)
+
+
+_CJK_SUFFIX_RE = "(?:" + "|".join(_chars_regex(f) for f in CJK_LEGAL_SUFFIXES) + ")"
+_CJK_PREFIX_RE = "(?:" + "|".join(_chars_regex(f) for f in CJK_LEGAL_PREFIXES) + ")"
+
+
+def _cjk_body(term: str, *, legal_forms: bool) -> tuple[str, str]:
+    """(body, body without its closing edge) for a CJK term: a substring match, spaces free."""
+    if legal_forms:
+        _, base, _ = split_cjk_legal_form(term)
+    else:
+        base = _SPACES.sub("", fold(term))
+    core = _chars_regex(base)
+    if legal_forms:
+        core = rf"(?:{_CJK_PREFIX_RE}\s*)?{core}(?:\s*{_CJK_SUFFIX_RE}){{0,2}}"
+    open_body = _edge(base[0], start=True) + core
+    return open_body + _edge(base[-1], start=False), open_body
+
 
 #: Words too generic to stand alone as a customer's short name.
 GENERIC_NAME_WORDS = frozenset(
@@ -706,6 +852,8 @@ def name_key(text: str) -> str:
     ``Müller``/``Mueller``/``Muller`` each share a key. Used to identify keep
     terms and to give consistent labels.
     """
+    if has_cjk(text):
+        return _cjk_key(text)
     tokens = _tokens(text)
     if tokens and tokens[-1] == "s" and len(tokens) > 1:  # possessive "'s"
         tokens = tokens[:-1]
@@ -819,6 +967,10 @@ def build_terms(
         tokens = _tokens(customer)
         if not tokens:
             continue
+        if has_cjk(customer):
+            body, open_body = _cjk_body(customer, legal_forms=True)
+            out.append(DeclaredTerm(CUSTOMER, customer, "full", body, suffixable=True, open_body=open_body))
+            continue
         base, _ = split_legal_suffix(tokens)
         open_body = _edge(base[0], start=True) + _body_regex(customer, base)
         body = open_body + _edge(base[-1], start=False)
@@ -828,6 +980,9 @@ def build_terms(
     for secret in trade_secrets:
         tokens = _tokens(secret)
         if not tokens:
+            continue
+        if has_cjk(secret):
+            out.append(DeclaredTerm(TRADE_SECRET, secret, "full", _cjk_body(secret, legal_forms=False)[0]))
             continue
         body = _body_regex(secret, tokens)
         plural = "(?:e?s)?" if tokens[-1].isalpha() and len(tokens[-1]) >= 3 else ""

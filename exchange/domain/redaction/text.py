@@ -3,7 +3,9 @@
 Invariants: a redacted span is replaced whole, never partially; a solid-box
 replacement has a fixed width so the output does not reveal the length of
 what was removed; verification folds both sides (case, diacritics,
-whitespace, line-end hyphenation) so a leak cannot hide behind spelling.
+whitespace, line-end hyphenation) so a leak cannot hide behind spelling;
+CJK values are also compared with all whitespace removed, since those scripts
+put no spaces between words.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 
 from exchange.domain.detection.findings import Redaction, merge_redactions
 from exchange.domain.detection.normalise import fold, join_spaced_runs
+from exchange.domain.detection.terms import has_cjk
 from exchange.domain.errors import UnsupportedFile
 
 BOX = "\u2588" * 8
@@ -51,6 +54,7 @@ def find_leaks(text: str, sensitive_values: Sequence[str]) -> list[str]:
     """
     haystack = fold(text)
     joined = fold(join_spaced_runs(text))
+    compact: str | None = None
     leaks = []
     for value in sensitive_values:
         needle = fold(value)
@@ -58,4 +62,11 @@ def find_leaks(text: str, sensitive_values: Sequence[str]) -> list[str]:
             continue
         if needle in haystack or needle in joined or needle.replace(" ", "") in joined:
             leaks.append(value)
+        elif has_cjk(needle):
+            # CJK puts no spaces between words: spaces or line breaks between its characters
+            # ("宁波 瀚海\n磁电") do not separate a name.
+            if compact is None:
+                compact = haystack.replace(" ", "")
+            if needle.replace(" ", "") in compact:
+                leaks.append(value)
     return leaks

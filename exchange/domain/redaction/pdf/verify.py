@@ -8,7 +8,9 @@ Checks, each independent of the code that produced the output:
    (a value split by kerning gaps or line breaks still counts). Letter-spaced
    runs ("K e s t r e l", as extractors read a Tc-spaced or glyph-by-glyph
    name) are also read joined up, so a short value cannot hide behind
-   letter-spacing either (see ``Needles.search``).
+   letter-spacing either (see ``Needles.search``). Values in a CJK script
+   are searched as substrings (those scripts have no word boundaries) and
+   with whitespace removed, whatever their length.
 2. ``object_string`` / ``stream``: every string and name in every object, and
    every stream's decoded data (bounded), are folded and searched, in Latin-1
    and UTF-16 readings.
@@ -45,6 +47,7 @@ import pikepdf
 import pypdfium2 as pdfium
 
 from exchange.domain.detection.normalise import SPACED_RUN, fold, join_spaced_runs
+from exchange.domain.detection.terms import has_cjk
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.pdf.limits import PdfLimits, check_stream_size, run_length_decode
 from exchange.domain.redaction.pdf.textmodel import Box
@@ -102,10 +105,16 @@ class Needles:
             if not folded or folded in seen:
                 continue
             seen.add(folded)
-            pattern = re.compile(r"(?<!\w)" + re.escape(folded) + r"(?!\w)")
             compact = _WS.sub("", folded)
-            self.items.append((idx, pattern, compact if len(compact) >= _COMPACT_MIN else "", folded))
-            if len(compact) < _COMPACT_MIN:
+            if has_cjk(folded):
+                # CJK has no word boundaries and puts no spaces between words: a value is found
+                # as a substring, whatever whitespace an extractor put between its characters.
+                pattern = re.compile(re.escape(folded))
+                self.items.append((idx, pattern, compact, folded))
+            else:
+                pattern = re.compile(r"(?<!\w)" + re.escape(folded) + r"(?!\w)")
+                self.items.append((idx, pattern, compact if len(compact) >= _COMPACT_MIN else "", folded))
+            if len(compact) < _COMPACT_MIN and not has_cjk(folded):
                 forms = {re.escape(folded), re.escape(compact)}
                 joined_pattern = re.compile(r"(?<!\w)(?:" + "|".join(sorted(forms)) + r")(?!\w)")
                 self.spaced.append((idx, compact, joined_pattern))
