@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from pathlib import Path
 
@@ -63,6 +64,10 @@ def test_applicant_uploads_and_approves_then_supplier_downloads(stack: Stack, tm
 
         page.click("#submit-case")
         expect(page.locator("#case-status")).to_have_text("review", timeout=180_000)
+        # Per recipient: OCR and review facts from the engine report (text files need no OCR).
+        supplier_output = page.locator("#files .output[data-recipient=supplier] .output-ocr").first
+        expect(supplier_output).to_have_text("no OCR")
+        expect(page.locator("#file-input")).to_have_attribute("accept", re.compile(r"\.pdf.*\.heic"))
         page.locator("#files details summary").first.click()
         expect(page.locator("#files .findings li").first).to_be_visible()
         page.click("#approve-case")
