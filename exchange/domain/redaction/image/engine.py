@@ -1,0 +1,372 @@
+"""The image engine: JPEG, PNG, TIFF (every page), WebP and HEIC/HEIF.
+
+``read`` decodes each frame upright (EXIF orientation applied), OCRs it
+(``ocr.ocr_oriented``: a turn search when the upright reading is weak) and
+hands the OCR text to the detector; ``redact`` paints opaque covers over what
+the plan finds, writes fresh frames with no metadata but the ICC profile, and
+verifies the encoded bytes.
+
+Threat assumptions: the file may be hostile (pixel bombs, truncated or
+malformed data, endless frames); the recipient may inspect every byte and
+every pixel, so blurs, metadata, thumbnails and hidden alpha are all leaks.
+
+Invariants:
+
+* Limits are checked on the lazily opened file before any pixels are
+  decoded: frames against ``max_pages``, the pixels of all frames together
+  against ``max_image_pixels``. Every decoding failure becomes
+  :class:`UnsupportedFile` with a one-line reason.
+* Fail closed: ``data`` is set only when the encoded output was decoded
+  again, holds no metadata but the ICC profile, and (for recipients whose
+  images are redacted) an OCR of its pixels at the same turns as the reading
+  finds none of ``plan.sensitive_values``. An OCR of the same pixels at the
+  same turns is reused (cached by a hash of the pixels), never repeated.
+* An image OCR cannot read with confidence is redacted as far as it was read
+  and flagged ``needs_review``; it is never silently passed as clean.
+* HEIF containers: only the primary image is read and written (as JPEG);
+  other images, thumbnails and depth maps in the container are dropped.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pillow_heif
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from exchange.domain.detection.planner import RecipientPlan
+from exchange.domain.errors import UnsupportedFile
+from exchange.domain.redaction.base import (
+    EngineLimits,
+    RedactionResult,
+    SourceDocument,
+    TextUnit,
+    count_types,
+    new_report,
+)
+from exchange.domain.redaction.image.metadata import OUTPUT, encode, metadata_left
+from exchange.domain.redaction.image.ocr import (
+    OcrResult,
+    check_languages,
+    ocr_at_angles,
+    ocr_oriented,
+)
+from exchange.domain.redaction.image.pixels import cover, displayable, paint, pixel_digest, placeholder
+from exchange.domain.redaction.text import find_leaks
+
+pillow_heif.register_heif_opener()
+
+FORMATS = tuple(OUTPUT)
+HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"})
+HEIF_BRANDS = frozenset({b"mif1", b"msf1"})
+#: a word under this confidence counts as poorly read (0-100)
+LOW_WORD_CONFIDENCE = 50.0
+#: share of poorly read words that flags an image for review
+LOW_WORD_SHARE = 0.25
+_DAMAGED = "the image is truncated or damaged"
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(slots=True)
+class ImageDocument(SourceDocument):
+    #: decoded format: "JPEG", "PNG", "TIFF", "WEBP" or "HEIF"
+    kind: str = ""
+    #: upright frames, fresh (no info), in ``pixels.KEPT_MODES``
+    frames: list[Image.Image] = field(default_factory=list)
+    #: OCR per frame, parallel to ``frames``
+    ocr: list[OcrResult] = field(default_factory=list)
+    icc: bytes | None = None
+    limits: EngineLimits = field(default_factory=EngineLimits)
+    #: (pixel digest, turns) -> OCR of those pixels at those turns
+    ocr_cache: dict[tuple[str, tuple[float, ...]], OcrResult] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def sniff_image(head: bytes) -> str | None:
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "image/tiff"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp" and len(head) >= 12:
+        # The major brand decides: MP4 and QuickTime files (isom, mp41, qt) are video.
+        major = head[8:12]
+        if major in HEIC_BRANDS:
+            return "image/heic"
+        if major in HEIF_BRANDS:
+            (box_size,) = struct.unpack(">I", head[:4])
+            compatible = {head[i : i + 4] for i in range(16, min(box_size, len(head)) - 3, 4)}
+            return "image/heic" if compatible & HEIC_BRANDS else "image/heif"
+    return None
+
+
+def _parallel(fn: Callable[[T], R], items: Sequence[T], workers: int) -> list[R]:
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+def _too_large(pixels: int, limits: EngineLimits) -> UnsupportedFile:
+    return UnsupportedFile(
+        f"the image is too large ({pixels / 1e6:.0f} megapixels; "
+        f"the limit is {limits.max_image_pixels / 1e6:.0f})"
+    )
+
+
+def _decode(image: Image.Image, limits: EngineLimits, notes: list[str]) -> list[Image.Image]:
+    """Upright, fresh frames of an opened image, after the limits were checked lazily."""
+    count = getattr(image, "n_frames", 1)
+    if image.format == "HEIF" and count > 1:
+        notes.append(f"{count - 1} further image(s) in the HEIF container were dropped")
+        count = 1
+    if count > limits.max_pages:
+        raise UnsupportedFile(f"the image has {count} frames; the limit is {limits.max_pages}")
+    total = 0
+    for index in range(count):
+        image.seek(index)
+        total += image.width * image.height
+        if total > limits.max_image_pixels:
+            raise _too_large(total, limits)
+    frames = []
+    for index in range(count):
+        image.seek(index)
+        image.load()
+        orientation = image.getexif().get(0x0112, 1)
+        upright = ImageOps.exif_transpose(image) if orientation not in (None, 1) else image
+        frames.append(displayable(upright))
+    return frames
+
+
+class ImageEngine:
+    format = "image"
+    media_types = ("image/jpeg", "image/png", "image/tiff", "image/webp", "image/heic", "image/heif")
+
+    def sniff(self, head: bytes) -> str | None:
+        return sniff_image(head)
+
+    # -- reading -------------------------------------------------------------
+
+    def read(self, source: Path, limits: EngineLimits) -> SourceDocument:
+        try:
+            size = source.stat().st_size
+        except OSError:
+            raise UnsupportedFile("the file cannot be read") from None
+        if size > limits.max_input_bytes:
+            raise UnsupportedFile(f"the image is larger than {limits.max_input_bytes // 2**20} MiB")
+        languages = check_languages(limits.ocr_languages)
+        # Pillow's own bomb check (a warning at the limit, an error at twice it) is
+        # the backstop for dimensions it reads before ours; both become one reason.
+        Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
+        notes: list[str] = []
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(source, formats=FORMATS) as opened:
+                    kind = opened.format or ""
+                    icc = opened.info.get("icc_profile")
+                    frames = _decode(opened, limits, notes)
+        except UnsupportedFile:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise UnsupportedFile(
+                f"the image is too large (the limit is {limits.max_image_pixels / 1e6:.0f} megapixels)"
+            ) from None
+        except UnidentifiedImageError:
+            raise UnsupportedFile("the file is not a JPEG, PNG, TIFF, WebP or HEIF image") from None
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, RuntimeError, MemoryError):
+            raise UnsupportedFile(_DAMAGED) from None
+        if kind not in OUTPUT:
+            raise UnsupportedFile("the file is not a JPEG, PNG, TIFF, WebP or HEIF image")
+
+        # Frames in parallel; a single frame may use the workers for its turn search instead.
+        inner = limits.ocr_workers if len(frames) == 1 else 1
+
+        def read_frame(frame: Image.Image) -> OcrResult:
+            return ocr_oriented(frame, languages=languages, timeout=limits.ocr_timeout, workers=inner)
+
+        results = _parallel(read_frame, frames, limits.ocr_workers)
+        media_type = {"HEIF": "image/heif"}.get(kind, OUTPUT[kind][1])
+        document = ImageDocument(
+            source,
+            media_type,
+            units=[TextUnit(r.text, n, "ocr") for n, r in enumerate(results, start=1)],
+            kind=kind,
+            frames=frames,
+            ocr=results,
+            icc=icc,
+            limits=limits,
+            warnings=notes,
+        )
+        for frame, result in zip(frames, results, strict=True):
+            document.ocr_cache[(pixel_digest(frame), result.angles)] = result
+        document.facts.update(confidence_facts(results, limits))
+        return document
+
+    # -- redacting -----------------------------------------------------------
+
+    def redact(self, document: SourceDocument, plan: RecipientPlan) -> RedactionResult:
+        if not isinstance(document, ImageDocument):
+            raise TypeError("ImageEngine.redact needs the document its read() returned")
+        fmt, media_type, extension = OUTPUT[document.kind]
+        report = new_report(self.format)
+        report["ocr"] = dict(document.facts["ocr"])
+        report["needs_review"] = bool(document.facts["review_reasons"])
+        report["review_reasons"] = list(document.facts["review_reasons"])
+        report["warnings"] = list(document.warnings)
+        report["images"] = plan.images
+        found_types: list[str] = []
+        out_frames: list[Image.Image] = []
+        for number, (frame, result) in enumerate(zip(document.frames, document.ocr, strict=True), start=1):
+            entry: dict[str, Any] = {"page": number, "redactions": {}, "boxes": 0}
+            if plan.images == "remove":
+                out_frames.append(placeholder(frame))
+                entry["status"] = "removed"
+            elif plan.images == "keep":
+                out_frames.append(frame)
+                entry["status"] = "kept"
+            else:
+                spans = list(plan.find(result.text))
+                covers = [
+                    cover(box, rot) for s in spans for box, rot in result.line_boxes_for(s.start, s.end)
+                ]
+                out_frames.append(paint(frame, covers) if covers else frame)
+                entry.update(status="redacted", redactions=count_types([s.entity_type for s in spans]))
+                entry["boxes"] = len(covers)
+                found_types.extend(s.entity_type for s in spans)
+            report["pages"].append(entry)
+        report["counts"] = count_types(found_types)
+        if plan.images == "keep":
+            report["warnings"].append("images kept by policy: their pixels were not redacted or verified")
+        try:
+            data = encode(out_frames, document.kind, document.icc)
+        except (OSError, ValueError) as exc:
+            return _withheld(report, f"the image could not be written ({type(exc).__name__})", media_type)
+        del out_frames
+        try:
+            leaks = self._verify(document, plan, data, report)
+        except UnsupportedFile as exc:
+            return _withheld(report, f"verification could not run: {exc.message}", media_type)
+        if leaks or report["verification"]["leaks"]:
+            return _withheld(report, "verification found redacted content in the output", media_type, leaks)
+        report["ok"] = True
+        report["output_format"] = fmt
+        return RedactionResult(True, data, report, media_type, extension)
+
+    def _verify(
+        self, document: ImageDocument, plan: RecipientPlan, data: bytes, report: dict[str, Any]
+    ) -> list[str]:
+        verification: dict[str, Any] = {"performed": True, "passed": False, "checks": [], "leaks": []}
+        report["verification"] = verification
+        verification["checks"].append("metadata")
+        for kind in metadata_left(data):
+            verification["leaks"].append({"kind": "metadata", "what": kind})
+        try:
+            with Image.open(io.BytesIO(data)) as written:
+                frames = []
+                for index in range(getattr(written, "n_frames", 1)):
+                    written.seek(index)
+                    written.load()
+                    frames.append(written.copy())
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise UnsupportedFile("the written image cannot be decoded again") from exc
+        if len(frames) != len(document.frames):
+            raise UnsupportedFile("the written image has a different number of frames")
+        leaked: list[str] = []
+        if plan.images == "keep":
+            verification["checks"].append("pixels_skipped_kept_by_policy")
+        elif plan.images == "remove":
+            verification["checks"].append("placeholder_solid")
+            for number, frame in enumerate(frames, start=1):
+                if any(lo != hi for lo, hi in _extrema(frame)):
+                    verification["leaks"].append({"kind": "pixels", "page": number})
+        else:
+            verification["checks"].append("ocr_of_output")
+            limits = document.limits
+
+            def read_written(item: tuple[Image.Image, OcrResult]) -> OcrResult:
+                frame, source_ocr = item
+                key = (pixel_digest(frame), source_ocr.angles)
+                cached = document.ocr_cache.get(key)
+                if cached is None:
+                    cached = ocr_at_angles(
+                        frame,
+                        source_ocr.angles,
+                        languages=check_languages(limits.ocr_languages),
+                        timeout=limits.ocr_timeout,
+                        workers=1,
+                    )
+                    document.ocr_cache[key] = cached
+                return cached
+
+            readings = _parallel(
+                read_written, list(zip(frames, document.ocr, strict=True)), limits.ocr_workers
+            )
+            for number, reading in enumerate(readings, start=1):
+                for value in find_leaks(reading.text, plan.sensitive_values):
+                    leaked.append(value)
+                    verification["leaks"].append(
+                        {"kind": "ocr", "page": number, "value_index": plan.sensitive_values.index(value)}
+                    )
+        verification["passed"] = not verification["leaks"]
+        return leaked
+
+
+def _extrema(frame: Image.Image) -> list[tuple[float, float]]:
+    """(lowest, highest) value per band."""
+    return [band.getextrema() for band in frame.split()]  # type: ignore[misc]  # one band: (lo, hi)
+
+
+def _withheld(
+    report: dict[str, Any], reason: str, media_type: str, leaks: Sequence[str] = ()
+) -> RedactionResult:
+    report["ok"] = False
+    report["withheld"] = reason
+    report["verification"]["passed"] = False
+    return RedactionResult(False, None, report, media_type, "", list(leaks))
+
+
+def confidence_facts(results: Sequence[OcrResult], limits: EngineLimits) -> dict[str, Any]:
+    """The ``ocr`` report block and review reasons; counts and scores only, no text."""
+    confidences = [w.confidence for r in results for w in r.words]
+    low_images = []
+    reasons: list[str] = []
+    for number, result in enumerate(results, start=1):
+        mean = result.mean_confidence
+        poor = sum(1 for w in result.words if w.confidence < LOW_WORD_CONFIDENCE)
+        if mean is not None and mean < limits.ocr_review_confidence:
+            low_images.append(number)
+            reasons.append(
+                f"frame {number}: OCR mean word confidence {mean:.0f} is below "
+                f"{limits.ocr_review_confidence:.0f}; text OCR could not read may remain"
+            )
+        elif result.words and poor / len(result.words) > LOW_WORD_SHARE:
+            low_images.append(number)
+            reasons.append(f"frame {number}: {poor} of {len(result.words)} OCR words are low-confidence")
+        if len(result.angles) > 1:
+            reasons.append(f"frame {number}: text was read turned by {_angles(result.angles)} degrees")
+    ocr = {
+        "used": True,
+        "images": len(results),
+        "words": len(confidences),
+        "mean_confidence": round(sum(confidences) / len(confidences), 1) if confidences else None,
+        "min_confidence": round(min(confidences), 1) if confidences else None,
+        "low_confidence_images": low_images,
+    }
+    return {"ocr": ocr, "review_reasons": reasons}
+
+
+def _angles(angles: Sequence[float]) -> str:
+    return ", ".join(f"{a:g}" for a in angles if a)

@@ -1,0 +1,124 @@
+"""Pixels of one displayed frame: normalised modes, opaque covers, placeholders, hashes.
+
+Invariants:
+
+* A frame handed on from here is a fresh image built from pixels only: its
+  ``info`` is empty, so nothing the encoder might copy (EXIF, XMP, comments,
+  text chunks) travels with it.
+* Transparency is flattened onto white, so the pixels OCR reads are the
+  pixels that are written: nothing can hide under a fully transparent alpha.
+* A cover is solid and opaque (black, full alpha where a mode has one), never
+  a blur or a pixelation, which can be reversed or read through; it reaches
+  past the text by a few pixels plus a fraction of the line height, because
+  Tesseract's word boxes hug the ink and antialiased edges lie outside them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+
+from PIL import Image, ImageDraw
+
+from exchange.domain.redaction.image.ocr import Box, Point, Rotation
+
+Polygon = tuple[Point, ...]
+
+#: modes written out as they are; everything else is converted first
+KEPT_MODES = ("L", "RGB", "CMYK")
+#: fixed part of the margin around a covered line (pixels)
+MARGIN_PIXELS = 3
+#: part of the margin that grows with the line's height
+MARGIN_FRACTION = 0.2
+
+
+def displayable(image: Image.Image) -> Image.Image:
+    """``image``'s pixels in one of :data:`KEPT_MODES`, on a fresh image with no info."""
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        # 16-bit and float grey: scale to 8 bits (a plain convert clips at 255).
+        floats = image.convert("F")
+        lo, hi = (float(v) for v in floats.getextrema())  # type: ignore[arg-type]  # one band: (lo, hi)
+        span = (hi - lo) or 1.0
+        converted = floats.point(lambda v: (v - lo) * 255.0 / span).convert("L")
+    elif "A" in mode or "a" in mode or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        converted = flat.convert("L" if mode in ("LA", "La", "L") else "RGB")
+    elif mode == "1":
+        converted = image.convert("L")
+    elif mode in KEPT_MODES:
+        converted = image
+    else:
+        converted = image.convert("RGB")
+    fresh = Image.new(converted.mode, converted.size)
+    fresh.paste(converted, (0, 0))
+    return fresh
+
+
+_BLACK: dict[str, int | tuple[int, ...]] = {"L": 0, "RGB": (0, 0, 0), "CMYK": (0, 0, 0, 255)}
+_GREY: dict[str, int | tuple[int, ...]] = {"L": 200, "RGB": (200, 200, 200), "CMYK": (0, 0, 0, 55)}
+
+
+def black(mode: str) -> int | tuple[int, ...]:
+    return _BLACK[mode]
+
+
+def placeholder(image: Image.Image) -> Image.Image:
+    """A solid grey frame of the same size and mode: the picture is removed, the layout kept."""
+    return Image.new(image.mode, image.size, _GREY[image.mode])
+
+
+def margin(line_height: float) -> float:
+    return MARGIN_PIXELS + MARGIN_FRACTION * max(line_height, 0.0)
+
+
+def pad(box: Box, line_height: float | None = None) -> tuple[float, float, float, float]:
+    """``box`` grown by :func:`margin` on every side (the line height defaults to the box's)."""
+    left, top, right, bottom = box
+    m = margin(bottom - top if line_height is None else line_height)
+    return (left - m, top - m, right + m, bottom + m)
+
+
+def cover(box: Box, rotation: Rotation | None) -> Polygon:
+    """The polygon to paint over one line box, in the frame's own pixels.
+
+    For a line read from a rotated copy the padded box is mapped back corner
+    by corner, so a slanted line gets a slanted cover.
+    """
+    left, top, right, bottom = pad(box)
+    corners = ((left, top), (right, top), (right, bottom), (left, bottom))
+    if rotation is None:
+        return corners
+    return tuple(rotation.to_source(x, y) for x, y in corners)
+
+
+def paint(image: Image.Image, polygons: Sequence[Polygon]) -> Image.Image:
+    """A copy of ``image`` with every polygon filled solid black."""
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    for polygon in polygons:
+        # Round outwards so a cover never falls short of its polygon by a pixel.
+        xs = [p[0] for p in polygon]
+        ys = [p[1] for p in polygon]
+        if len(polygon) == 4 and xs[0] == xs[3] and ys[0] == ys[1]:
+            rect = (math.floor(min(xs)), math.floor(min(ys)), math.ceil(max(xs)), math.ceil(max(ys)))
+            draw.rectangle(rect, fill=black(out.mode))
+        else:
+            draw.polygon(
+                [(round(x), round(y)) for x, y in polygon],
+                fill=black(out.mode),
+                outline=black(out.mode),
+                width=2,
+            )
+    return out
+
+
+def pixel_digest(image: Image.Image) -> str:
+    """SHA-256 of mode, size and pixels, hashed in bands so a large frame is not copied whole."""
+    digest = hashlib.sha256(f"{image.mode}:{image.width}x{image.height}:".encode())
+    band = max(1, (4 * 2**20) // max(1, image.width * len(image.getbands())))
+    for top in range(0, image.height, band):
+        digest.update(image.crop((0, top, image.width, min(image.height, top + band))).tobytes())
+    return digest.hexdigest()
