@@ -36,7 +36,7 @@ from fontTools import agl
 from fontTools.cffLib import CFFFontSet
 
 from exchange.domain.redaction.pdf import _std14
-from exchange.domain.redaction.pdf.cmaps import PredefinedCMap, cid_to_unicode, predefined_cmap
+from exchange.domain.redaction.pdf.cmaps import COLLECTIONS, PredefinedCMap, cid_to_unicode, predefined_cmap
 from exchange.domain.redaction.pdf.limits import PdfLimits, decoded_stream
 
 _CMAP_TOKEN = re.compile(rb"<[0-9A-Fa-f\s]*>|\[|\]|/[^\s/\[\]<>()]*|\((?:\\.|[^\\)])*\)|[^\s\[\]<>/()]+")
@@ -592,6 +592,16 @@ def _load_type0(font: pikepdf.Dictionary, base_font: str, limits: PdfLimits) -> 
     descendants = font.get("/DescendantFonts")
     cid_font = descendants[0] if isinstance(descendants, pikepdf.Array) and len(descendants) else None
     if isinstance(cid_font, pikepdf.Dictionary):
+        collection = _collection(cid_font)
+        if (
+            info.predefined is not None
+            and collection is not None
+            and collection != info.predefined.collection
+        ):
+            # The CMap yields CIDs of another collection: widths and glyphs would be another
+            # font's (reportlab writes MSung-Light, an Adobe-CNS1 font, with UniGB-UCS2-H).
+            info.problem = f"predefined CMap {info.predefined.name} does not fit a font of {collection}"
+            info.widths_exact = False
         info.default_width = _num(cid_font.get("/DW"), 1000.0)
         _descriptor_metrics(info, cid_font.get("/FontDescriptor"))
         w = cid_font.get("/W")
@@ -620,6 +630,18 @@ def _load_type0(font: pikepdf.Dictionary, base_font: str, limits: PdfLimits) -> 
     if info.encoding_cmap is not None and not info.encoding_cmap.cid and not info.encoding_cmap.cid_ranges:
         info.widths_exact = False
     return info
+
+
+def _collection(cid_font: pikepdf.Dictionary) -> str | None:
+    """The font's character collection when it is one of Adobe's CJK collections."""
+    info = cid_font.get("/CIDSystemInfo")
+    if not isinstance(info, pikepdf.Dictionary):
+        return None
+    registry, ordering = info.get("/Registry"), info.get("/Ordering")
+    if not isinstance(registry, pikepdf.String) or not isinstance(ordering, pikepdf.String):
+        return None
+    name = f"{registry}-{ordering}"
+    return name if name in COLLECTIONS else None
 
 
 def _vertical_metrics(info: FontInfo, cid_font: pikepdf.Dictionary) -> None:
