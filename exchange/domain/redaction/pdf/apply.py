@@ -28,7 +28,6 @@ Invariants:
 
 from __future__ import annotations
 
-import io
 import math
 import zlib
 from collections import Counter
@@ -38,13 +37,21 @@ from decimal import Decimal
 from typing import Any
 
 import pikepdf
-from PIL import Image, ImageDraw
 
 from exchange.domain.detection.findings import Redaction, merge_redactions
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.pdf import _std14
 from exchange.domain.redaction.pdf.fonts import bisect_offsets, std14_widths
-from exchange.domain.redaction.pdf.limits import PdfLimits, check_stream_size, stream_filters
+from exchange.domain.redaction.pdf.images import (
+    CannotRead,
+    ImageUse,
+    PagePixels,
+    decode_drawn,
+    page_images,
+    painted_stream,
+    placeholder_stream,
+)
+from exchange.domain.redaction.pdf.limits import PdfLimits
 from exchange.domain.redaction.pdf.textmodel import (
     RGB,
     WHITE,
@@ -75,6 +82,8 @@ class PageOutcome:
     hidden_kinds: Counter[str] = field(default_factory=Counter)
     offpage_removed: int = 0
     images_repainted: int = 0
+    #: images replaced by a placeholder (rule "remove", or pixels that cannot be decoded)
+    images_replaced: int = 0
     boxes: list[tuple[Box, str | None]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     marked_content_redacted: int = 0
@@ -303,8 +312,13 @@ def _merge_boxes(boxes: list[Box]) -> list[Box]:
     return merged
 
 
-def plan_page(model: PageModel, find: Finder, outcome: PageOutcome) -> None:
-    """Decide which glyphs go and where boxes are drawn; records into contexts."""
+def plan_page(model: PageModel, find: Finder, outcome: PageOutcome, pixel_boxes: Sequence[Box] = ()) -> None:
+    """Decide which glyphs go and where boxes are drawn; records into contexts.
+
+    ``pixel_boxes`` are page-space boxes over image pixels painted for OCR
+    findings: any glyph drawn there goes too (an OCR text layer over a scan is
+    removed where its pixels are, whatever its own text reads).
+    """
     if model.unmappable:
         reasons = sorted(set(model.problems))
         outcome.failures.append(
@@ -318,6 +332,11 @@ def plan_page(model: PageModel, find: Finder, outcome: PageOutcome) -> None:
     for span in spans:
         outcome.counts[span.entity_type] += 1
     removed = map_spans(model, spans)
+    if pixel_boxes:
+        for run in model.runs:
+            over = [i for i in range(len(run.codes)) if any(_inside(run.center(i), b) for b in pixel_boxes)]
+            if over:
+                removed.setdefault(run, set()).update(over)
     hidden = hidden_glyphs(model)
     outcome.hidden_kinds.update(hidden.kinds)
     nobox: dict[Run, set[int]] = {}
@@ -591,11 +610,17 @@ def boxes_content(boxes: list[tuple[Box, str | None]]) -> bytes:
     return b"".join(out)
 
 
-def apply_page(pdf: pikepdf.Pdf, model: PageModel, outcome: PageOutcome, limits: PdfLimits) -> None:
+def apply_page(
+    pdf: pikepdf.Pdf,
+    model: PageModel,
+    outcome: PageOutcome,
+    limits: PdfLimits,
+    pixels: PagePixels | None = None,
+) -> None:
     """Repaint images, then write the page's new content stream and resources."""
     if outcome.failures:
         return
-    repaint_images(pdf, model, outcome, limits)
+    repaint_images(pdf, model, outcome, limits, pixels)
     if outcome.failures:
         return
     built: dict[Any, pikepdf.Object | None] = {}
@@ -635,10 +660,6 @@ def apply_page(pdf: pikepdf.Pdf, model: PageModel, outcome: PageOutcome, limits:
 
 
 # -- images ---------------------------------------------------------------------
-class CannotRepaint(Exception):
-    pass
-
-
 def _inverse(m: Matrix) -> Matrix | None:
     a, b, c, d, e, f = m
     det = a * d - b * c
@@ -681,107 +702,60 @@ def _covered_pixels(
     ]
 
 
-def _paint(img: Image.Image, rects: list[tuple[int, int, int, int]], value: Any) -> Image.Image:
-    draw = ImageDraw.Draw(img)
-    for x0, y0, x1, y1 in rects:
-        draw.rectangle((x0, y0, x1 - 1, y1 - 1), fill=value)
-    return img
-
-
-def _encode_image(pdf: pikepdf.Pdf, img: Image.Image, jpeg: bool) -> pikepdf.Stream:
-    if img.mode not in ("L", "RGB", "CMYK", "1"):
-        img = img.convert("RGB")
-    spaces = {"L": "/DeviceGray", "RGB": "/DeviceRGB", "CMYK": "/DeviceCMYK", "1": "/DeviceGray"}
-    if jpeg and img.mode in ("L", "RGB"):
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=90)
-        stream = pdf.make_stream(buf.getvalue())
-        stream.Filter = pikepdf.Name.DCTDecode
-    else:
-        stream = flate_stream(pdf, img.tobytes())
-    stream.Type = pikepdf.Name.XObject
-    stream.Subtype = pikepdf.Name.Image
-    stream.Width = img.width
-    stream.Height = img.height
-    stream.ColorSpace = pikepdf.Name(spaces[img.mode])
-    stream.BitsPerComponent = 1 if img.mode == "1" else 8
-    return stream
-
-
-def _decode_image(obj: Any, limits: PdfLimits) -> Image.Image:
-    width = int(obj.get("/Width", 0))
-    height = int(obj.get("/Height", 0))
-    if width <= 0 or height <= 0 or width * height > limits.max_image_pixels:
-        raise CannotRepaint("an image under a redaction box is too large to repaint")
-    if obj.get("/ImageMask", False):
-        raise CannotRepaint("a stencil-mask image lies under a redaction box")
-    check_stream_size(obj, limits)
-    try:
-        return pikepdf.PdfImage(obj).as_pil_image()
-    except Exception as exc:
-        raise CannotRepaint("an image under a redaction box cannot be decoded") from exc
-
-
-def repaint_images(pdf: pikepdf.Pdf, model: PageModel, outcome: PageOutcome, limits: PdfLimits) -> None:
-    if not outcome.boxes or not model.images:
+def _replace_image(ctx: StreamContext, use: ImageUse, new: pikepdf.Stream, serial: list[int]) -> None:
+    first = use.first
+    if first.name is not None:
+        ctx.xobject_replacements[first.name] = new
         return
+    # An inline image becomes a named XObject: the content stream cannot hold a new one inline.
+    existing: Any = ctx.resources.get("/XObject", {}) if isinstance(ctx.resources, pikepdf.Dictionary) else {}
+    while True:
+        serial[0] += 1
+        name = f"/RedactedImage{serial[0]}"
+        if name not in existing and name not in ctx.xobject_replacements:
+            break
+    for p in use.placements:
+        ctx.replace[p.instr] = [_instr([pikepdf.Name(name)], "Do")]
+    ctx.xobject_replacements[name] = new
+
+
+def repaint_images(
+    pdf: pikepdf.Pdf,
+    model: PageModel,
+    outcome: PageOutcome,
+    limits: PdfLimits,
+    pixels: PagePixels | None = None,
+) -> None:
+    """Paint pixels under text boxes and OCR findings; replace images the rule removes."""
     boxes = [b for b, _ in outcome.boxes]
-    # Group placements by (context, image): a form copy is shared by all its uses on the page.
-    todo: dict[tuple[int, str | int], tuple[ImagePlacement, list[ImagePlacement]]] = {}
-    for placement in model.images:
-        if any(_overlaps(placement.bbox, b) for b in boxes):
-            key = (id(placement.ctx), placement.name if placement.name is not None else placement.instr)
-            todo.setdefault(key, (placement, []))[1].append(placement)
-    serial = 0
-    for first, placements in todo.values():
-        try:
-            if first.name is None:
-                obj = pikepdf.PdfInlineImage  # for typing clarity only
-                del obj
-                img = _inline_pil(first.obj)
-                jpeg = False
-                smask = None
-            else:
-                img = _decode_image(first.obj, limits)
-                jpeg = "/DCTDecode" in stream_filters(first.obj)
-                smask = first.obj.get("/SMask")
-        except CannotRepaint as exc:
-            outcome.failures.append(str(exc))
+    uses = pixels.uses if pixels is not None and pixels.uses else None
+    if not model.images or (not boxes and uses is None):
+        return
+    if uses is None:
+        uses = page_images(model, limits, decode=False)
+    serial = [0]
+    for use in uses:
+        placements = use.placements
+        under_box = bool(boxes) and any(_overlaps(p.bbox, b) for p in placements for b in boxes)
+        if use.placeholder:
+            _replace_image(use.first.ctx, use, placeholder_stream(pdf), serial)
+            outcome.images_replaced += 1
+            continue
+        if not under_box and not use.rects:
+            continue
+        if use.drawn is None and not use.unreadable:
+            try:
+                use.drawn = decode_drawn(use.first, limits)
+            except CannotRead as exc:
+                use.unreadable = str(exc)
+        if use.drawn is None:
+            outcome.failures.append(f"an image under a redaction box cannot be repainted ({use.unreadable})")
             return
-        rects = _covered_pixels(placements, boxes, img.width, img.height)
+        width, height = use.drawn.base.size
+        rects = list(use.rects)
+        if under_box:
+            rects += _covered_pixels(placements, boxes, width, height)
         if not rects:
             continue
-        if img.mode not in ("L", "1", "RGB", "CMYK"):
-            img = img.convert("RGB")
-        black: Any = 0 if img.mode in ("L", "1") else (0, 0, 0, 255) if img.mode == "CMYK" else (0, 0, 0)
-        new = _encode_image(pdf, _paint(img, rects, black), jpeg)
-        if isinstance(smask, pikepdf.Stream):
-            try:
-                mask = _decode_image(smask, limits).convert("L")
-            except CannotRepaint as exc:
-                outcome.failures.append(str(exc))
-                return
-            scale_rects = _covered_pixels(placements, boxes, mask.width, mask.height)
-            new_mask = _encode_image(pdf, _paint(mask, scale_rects, 255), False)
-            new.SMask = new_mask
+        _replace_image(use.first.ctx, use, painted_stream(pdf, use.drawn, rects), serial)
         outcome.images_repainted += 1
-        ctx = first.ctx
-        if first.name is None:
-            serial += 1
-            name = f"/RedactedImage{serial}"
-            while isinstance(ctx.resources, pikepdf.Dictionary) and name in ctx.resources.get("/XObject", {}):
-                serial += 1
-                name = f"/RedactedImage{serial}"
-            for p in placements:
-                ctx.replace[p.instr] = [_instr([pikepdf.Name(name)], "Do")]
-            ctx.xobject_replacements[name] = new
-        else:
-            ctx.xobject_replacements[first.name] = new
-
-
-def _inline_pil(iimage: Any) -> Image.Image:
-    try:
-        image: Image.Image = iimage.as_pil_image()
-    except Exception as exc:
-        raise CannotRepaint("an inline image under a redaction box cannot be decoded") from exc
-    return image

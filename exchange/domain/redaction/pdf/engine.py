@@ -31,6 +31,14 @@ import pypdfium2 as pdfium
 from exchange.domain.detection.findings import Redaction
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.pdf.apply import PageOutcome, apply_page, hidden_glyphs, plan_page
+from exchange.domain.redaction.pdf.fallback import can_fall_back, rasterize_failed_pages
+from exchange.domain.redaction.pdf.images import (
+    PixelReader,
+    page_images,
+    plan_pixels,
+    scan_pixels,
+    submit_page,
+)
 from exchange.domain.redaction.pdf.limits import PdfLimits
 from exchange.domain.redaction.pdf.output import save_pdf
 from exchange.domain.redaction.pdf.rasterize import rasterize_pages
@@ -39,6 +47,7 @@ from exchange.domain.redaction.pdf.textmodel import Box, Interpreter
 from exchange.domain.redaction.pdf.verify import Leak, Needles, scan_objects, scan_pdfium, scan_raw
 
 MODES = ("surgical", "rasterize")
+IMAGE_RULES = ("redact", "remove", "keep")
 #: Exceptions a damaged or hostile file can raise from qpdf, pdfium or our parsers. They
 #: become UnsupportedFile (fail closed, one line); the fuzz tests keep this list honest.
 _DAMAGE = (
@@ -131,6 +140,58 @@ def extract_pdf_text(src: bytes | Path, limits: PdfLimits | None = None) -> list
         return out
 
 
+@dataclass(slots=True)
+class PdfReading:
+    """What :func:`read_pdf` learnt: page text, and the OCR of every image per page."""
+
+    pages: list[str]
+    #: per page, the OCR text of each distinct image drawn on it (read order)
+    image_texts: list[list[str]]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def read_pdf(src: bytes | Path, limits: PdfLimits, reader: PixelReader) -> PdfReading:
+    """Page text as :func:`extract_pdf_text`, and every drawn image read by ``reader``.
+
+    The OCR results stay in ``reader`` (keyed by pixels) for :func:`redact_pdf`.
+    """
+    data = _read(src, limits)
+    pages: list[str] = []
+    keys: list[list[str]] = []
+    stats: Counter[str] = Counter()
+    with open_pdf(data, limits) as pdf:
+        try:
+            presanitise(pdf, Counter())
+            interp = Interpreter(pdf, limits)
+            for number, page in enumerate(pdf.pages, start=1):
+                model = interp.page_model(page.obj, number)
+                pages.append(model.text)
+                uses = page_images(model, limits)
+                submit_page(uses, reader)
+                stats["unreadable"] += sum(1 for u in uses if u.drawn is None)
+                stats["too_small"] += sum(1 for u in uses if u.drawn is not None and not u.pixels)
+                keys.append(list(dict.fromkeys(u.pixels for u in uses if u.pixels)))
+                del model
+        except RecursionError as exc:
+            raise UnsupportedFile("the PDF nests objects too deeply") from exc
+        except _DAMAGE as exc:
+            raise UnsupportedFile("the PDF is damaged in a way this engine cannot process") from exc
+    image_texts = [[reader.get(key).text for key in page_keys] for page_keys in keys]
+    results = [reader.get(key) for key in dict.fromkeys(k for page_keys in keys for k in page_keys)]
+    means = [r.mean_confidence for r in results if r.mean_confidence is not None]
+    low = [m for m in means if m < reader.settings.review_confidence]
+    ocr: dict[str, Any] = {
+        "used": bool(results),
+        "images": len(results),
+        "mean_confidence": round(sum(means) / len(means), 1) if means else None,
+        "min_confidence": round(min(means), 1) if means else None,
+        "low_confidence_images": len(low),
+        "too_small_images": stats["too_small"],
+        "unreadable_images": stats["unreadable"],
+    }
+    return PdfReading(pages, image_texts, {"ocr": ocr})
+
+
 def redact_pdf(
     src: bytes | Path,
     *,
@@ -138,6 +199,8 @@ def redact_pdf(
     sensitive_values: Sequence[str],
     mode: str = "surgical",
     limits: PdfLimits = PdfLimits(),  # noqa: B008  (frozen, immutable default)
+    pixels: PixelReader | None = None,
+    images: str = "redact",
 ) -> PdfRedactionResult:
     """Redact ``src`` for one recipient and verify the result (see module docstring).
 
@@ -148,15 +211,29 @@ def redact_pdf(
     only when verifying, after every ``find`` call, so a caller may append
     values it discovers inside ``find``. ``mode="rasterize"`` burns the boxes of
     pages with redactions into page images (see ``rasterize``).
+
+    With ``pixels`` (an OCR reader, usually filled by :func:`read_pdf`), pixels
+    are read too: every drawn image's OCR text goes to ``find`` and what it
+    finds is painted into the image (``images="redact"``), or every image is
+    replaced by a placeholder (``"remove"``) or left as drawn (``"keep"``, not
+    verified by OCR); a page whose glyphs cannot be removed in place is
+    rendered, redacted as pixels and replaced by that picture (``fallback``);
+    and the written output's pixels are OCR'd and searched for every value.
+    Without ``pixels`` images are left unread and such a page fails the file.
     """
     if mode not in MODES:
         raise ValueError(f"unknown redaction mode {mode!r}")
+    if images not in IMAGE_RULES:
+        raise ValueError(f"unknown images rule {images!r}")
     started = time.perf_counter()
     data = _read(src, limits)
     stats: Counter[str] = Counter()
     pages_report: list[dict[str, Any]] = []
     boxes_by_page: dict[int, list[tuple[Box, str | None]]] = {}
     recheck_pages: list[int] = []
+    fallback: dict[int, list[str]] = {}
+    painted_pages: list[int] = []
+    warnings: list[str] = []
     failed = False
     with open_pdf(data, limits) as pdf:
         try:
@@ -165,24 +242,37 @@ def redact_pdf(
             for number, page in enumerate(pdf.pages, start=1):
                 model = interp.page_model(page.obj, number)
                 outcome = PageOutcome(page=number)
-                plan_page(model, find, outcome)
+                page_pixels = plan_pixels(model, find, pixels, images, limits) if pixels is not None else None
+                plan_page(model, find, outcome, page_pixels.page_boxes if page_pixels else ())
                 if not outcome.failures:
                     outcome.marked_content_redacted = redact_marked_content(
                         model.contexts.values(), find, stats
                     )
-                    apply_page(pdf, model, outcome, limits)
+                    apply_page(pdf, model, outcome, limits, page_pixels)
                     outcome.unused_resources_removed = sum(
                         len(names) for c in model.contexts.values() for names in c.unused.values()
                     )
+                entry = _page_report(outcome, model.hidden_oc_ops)
+                if page_pixels is not None:
+                    outcome.counts.update(page_pixels.counts)
+                    entry["redactions"] = dict(outcome.counts)
+                    entry["images_read"] = page_pixels.images_read
+                    entry["images_replaced"] = outcome.images_replaced
+                    warnings.extend(page_pixels.warnings)
                 if outcome.failures:
-                    failed = True
+                    if pixels is not None and can_fall_back(outcome.failures):
+                        fallback[number] = list(outcome.failures)
+                    else:
+                        failed = True
                 # Pages whose input had opaque paint, images or hidden text are re-read with
                 # our model after writing (nothing may stay hidden); text under the boxes we
                 # draw is checked on every page through pdfium.
                 if outcome.hidden_kinds or any(c.opaque for c in model.covers) or model.image_covers:
                     recheck_pages.append(number)
+                if outcome.images_repainted or outcome.images_replaced:
+                    painted_pages.append(number)
                 boxes_by_page[number] = outcome.boxes
-                pages_report.append(_page_report(outcome, model.hidden_oc_ops))
+                pages_report.append(entry)
                 del model
             postsanitise(pdf, find, stats, limits.max_nesting_depth)
             out = None if failed else save_pdf(pdf)
@@ -197,37 +287,59 @@ def redact_pdf(
         "mode": mode,
         "pages": pages_report,
         "page_count": len(pages_report),
-        "counts": dict(sum((Counter(p["redactions"]) for p in pages_report), Counter())),
         "sanitisation": dict(sorted(stats.items())),
     }
+    if pixels is not None:
+        report["images"] = images
+    if warnings:
+        report["warnings"] = sorted(set(warnings))
     if failed or out is None:
+        report["counts"] = _total_counts(pages_report)
         report["ok"] = False
         report["verification"] = {"performed": False, "reason": "one or more pages could not be redacted"}
         return PdfRedactionResult(False, None, report, [])
+    if fallback:
+        assert pixels is not None  # noqa: S101  (fallback is only planned with a reader)
+        try:
+            out, entries = rasterize_failed_pages(out, fallback, find=find, reader=pixels, limits=limits)
+        except (*_DAMAGE, pdfium.PdfiumError) as exc:
+            raise UnsupportedFile("a page that needed rendering could not be rendered") from exc
+        for number, entry in entries.items():
+            pages_report[number - 1] = entry
+            boxes_by_page[number] = []
+        recheck_pages = [n for n in recheck_pages if n not in entries]
+        report["fallback_rasterized_pages"] = sorted(entries)
+    report["counts"] = _total_counts(pages_report)
     if mode == "rasterize":
-        pages_with_boxes = [n for n, b in boxes_by_page.items() if b]
+        pages_with_boxes = [
+            n for n, b in boxes_by_page.items() if (b or n in painted_pages) and n not in fallback
+        ]
         try:
             out = rasterize_pages(out, pages_with_boxes, limits)
         except (*_DAMAGE, pdfium.PdfiumError) as exc:
             raise UnsupportedFile("the PDF could not be rendered for rasterize mode") from exc
         report["rasterized_pages"] = pages_with_boxes
         boxes_by_page = {}
+    read_pixels = pixels if images != "keep" else None
     try:
-        leaks = verify_output(out, sensitive_values, boxes_by_page, recheck_pages, limits)
+        leaks = verify_output(out, sensitive_values, boxes_by_page, recheck_pages, limits, pixels=read_pixels)
     except (*_DAMAGE, RecursionError, pdfium.PdfiumError) as exc:
         # Our own output must re-open cleanly; if it does not, nothing is released.
         raise UnsupportedFile("the PDF is damaged: its redacted copy could not be verified") from exc
+    checks = [
+        "pdfium_page_text",
+        "object_strings",
+        "decoded_streams",
+        "raw_streams",
+        "text_under_box",
+        "hidden_text",
+    ]
+    if read_pixels is not None:
+        checks.append("image_ocr")
     report["verification"] = {
         "performed": True,
         "passed": not leaks,
-        "checks": [
-            "pdfium_page_text",
-            "object_strings",
-            "decoded_streams",
-            "raw_streams",
-            "text_under_box",
-            "hidden_text",
-        ],
+        "checks": checks,
         "leaks": [leak.as_dict() for leak in leaks],
         "values_checked": len(set(sensitive_values)),
     }
@@ -238,13 +350,20 @@ def redact_pdf(
     return PdfRedactionResult(True, out, report, [])
 
 
+def _total_counts(pages_report: list[dict[str, Any]]) -> dict[str, int]:
+    return dict(sum((Counter(p.get("redactions", {})) for p in pages_report), Counter()))
+
+
 def verify_output(
     data: bytes,
     sensitive_values: Sequence[str],
     boxes_by_page: dict[int, list[tuple[Box, str | None]]],
     recheck_pages: Sequence[int],
     limits: PdfLimits,
+    *,
+    pixels: PixelReader | None = None,
 ) -> list[Leak]:
+    """Every check of ``verify``; with ``pixels``, the OCR of every image in ``data`` too."""
     needles = Needles(sensitive_values)
     leaks: list[Leak] = []
     if needles:
@@ -267,6 +386,8 @@ def verify_output(
                     leaks.append(Leak(number, "hidden_text", -1))
                 for idx in needles.search(model.text) if needles else []:
                     leaks.append(Leak(number, "page_text", idx))
+    if pixels is not None:
+        leaks += scan_pixels(data, needles, pixels, limits)
     unique: dict[tuple[int | None, str, int], Leak] = {}
     for leak in leaks:
         unique.setdefault((leak.page, leak.kind, leak.value_index), leak)

@@ -1,13 +1,20 @@
 """The PDF engine behind the registry: :func:`redact_pdf` in the common seam.
 
 ``read`` extracts each page's text exactly as :func:`redact_pdf` passes it
-to ``find``; ``redact`` runs the surgical (or rasterize) engine for one
-recipient and maps its report onto the common schema. See ``engine`` for the
-redaction and verification invariants.
+to ``find`` and reads every drawn image by OCR once (in parallel, kept on the
+:class:`PdfSource` keyed by pixels); both become text units, so detection and
+the applicant's findings see text in pictures. ``redact`` runs the surgical
+(or rasterize) engine for one recipient with those OCR results and the plan's
+images rule, and maps its report onto the common schema. See ``engine`` for
+the redaction and verification invariants and ``images`` for pixels.
+
+Invariant: OCR confidence under ``ocr_review_confidence``, images that could
+not be read, and pages that had to be rendered are flagged for review.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +26,8 @@ from exchange.domain.redaction.base import (
     TextUnit,
     new_report,
 )
-from exchange.domain.redaction.pdf.engine import extract_pdf_text, redact_pdf
+from exchange.domain.redaction.pdf.engine import read_pdf, redact_pdf
+from exchange.domain.redaction.pdf.images import OcrSettings, PixelReader
 from exchange.domain.redaction.pdf.limits import PdfLimits
 
 PDF = "application/pdf"
@@ -33,6 +41,14 @@ def pdf_limits(limits: EngineLimits) -> PdfLimits:
     )
 
 
+@dataclass(slots=True)
+class PdfSource(SourceDocument):
+    """A read PDF: its limits and the OCR of every distinct image drawn in it."""
+
+    limits: EngineLimits | None = None
+    pixels: PixelReader | None = None
+
+
 class PdfEngine:
     format = "pdf"
     media_types = (PDF,)
@@ -43,26 +59,69 @@ class PdfEngine:
         return PDF if b"%PDF-" in head[:1024] else None
 
     def read(self, source: Path, limits: EngineLimits) -> SourceDocument:
-        pages = extract_pdf_text(source, pdf_limits(limits))
-        units = [TextUnit(text, number, "page") for number, text in enumerate(pages, start=1)]
-        document = SourceDocument(source, PDF, units)
+        reader = PixelReader(OcrSettings.from_limits(limits))
+        try:
+            reading = read_pdf(source, pdf_limits(limits), reader)
+        finally:
+            reader.close()
+        units = [TextUnit(text, number, "page") for number, text in enumerate(reading.pages, start=1)]
+        for number, texts in enumerate(reading.image_texts, start=1):
+            units += [TextUnit(text, number, "ocr") for text in texts if text.strip()]
+        document = PdfSource(source, PDF, units, limits=limits, pixels=reader)
         document.facts["limits"] = limits
+        document.facts["ocr"] = reading.stats["ocr"]
         return document
 
     def redact(self, document: SourceDocument, plan: RecipientPlan) -> RedactionResult:
         limits: EngineLimits = document.facts.get("limits", EngineLimits())
-        result = redact_pdf(
-            document.path,
-            find=plan.find,
-            sensitive_values=plan.sensitive_values,
-            mode=plan.mode,
-            limits=pdf_limits(limits),
-        )
+        reader = document.pixels if isinstance(document, PdfSource) else None
+        if reader is None:
+            # A document read elsewhere: its images were not read yet; the reader reads them now.
+            reader = PixelReader(OcrSettings.from_limits(limits))
+        try:
+            result = redact_pdf(
+                document.path,
+                find=plan.find,
+                sensitive_values=plan.sensitive_values,
+                mode=plan.mode,
+                limits=pdf_limits(limits),
+                pixels=reader,
+                images=plan.images,
+            )
+        finally:
+            reader.close()
         report: dict[str, Any] = {**new_report(self.format), **result.report}
         report["ok"] = result.ok
+        report["ocr"] = dict(document.facts.get("ocr", report["ocr"]))
+        _review(report, limits, plan.images)
         if not result.ok:
             report["withheld"] = _withheld_reason(result.report, bool(result.leaks))
         return RedactionResult(result.ok, result.data, report, PDF, "", result.leaks)
+
+
+def _review(report: dict[str, Any], limits: EngineLimits, images: str) -> None:
+    """Reasons the applicant should look at this output (no document text)."""
+    reasons: list[str] = report["review_reasons"]
+    warnings: list[str] = report["warnings"]
+    ocr = report["ocr"]
+    if ocr.get("low_confidence_images"):
+        reasons.append(
+            f"{ocr['low_confidence_images']} image(s) read by OCR with mean confidence under"
+            f" {limits.ocr_review_confidence:g}"
+        )
+    if ocr.get("unreadable_images") and images == "redact":
+        reasons.append(f"{ocr['unreadable_images']} image(s) could not be read and were replaced")
+    rendered = [p["page"] for p in report["pages"] if p.get("status") == "rasterized"]
+    if rendered:
+        reasons.append(
+            f"page(s) {', '.join(map(str, rendered))} could not be redacted in place and were"
+            " replaced by redacted images (no selectable text)"
+        )
+    if images == "keep":
+        warnings.append("images were shared as drawn (policy images: keep): not redacted, not verified")
+    elif images == "remove":
+        warnings.append("every image was replaced by a placeholder (policy images: remove)")
+    report["needs_review"] = bool(reasons)
 
 
 def _withheld_reason(report: dict[str, Any], leaked: bool) -> str:
