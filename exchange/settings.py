@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exchange.domain.redaction.base import EngineLimits
+
 SECRET_NAMES = ("EXCHANGE_SECRET_KEY", "EXCHANGE_STORAGE_IDENTITY", "EXCHANGE_SIGNING_KEY")
 INSTANCE_FILE = "exchange.env"
 
@@ -51,6 +53,8 @@ class Settings:
     session_cookie_secure: bool = False
     task_time_limit: int = 900
     trusted_proxies: int = 0
+    #: resource limits and OCR settings of the redaction engines
+    engine_limits: EngineLimits = field(default_factory=EngineLimits)
 
     @property
     def blob_root(self) -> Path:
@@ -81,7 +85,37 @@ class Settings:
             session_cookie_secure=merged.get("EXCHANGE_SECURE_COOKIES", "0") in ("1", "true", "yes"),
             task_time_limit=int(merged.get("EXCHANGE_TASK_TIME_LIMIT", 900)),
             trusted_proxies=int(merged.get("EXCHANGE_TRUSTED_PROXIES", 0)),
+            engine_limits=engine_limits_from_env(merged),
         )
+
+
+def engine_limits_from_env(environ: Mapping[str, str] | None = None) -> EngineLimits:
+    """Engine limits from ``EXCHANGE_*`` variables; the CLI uses this without any secrets."""
+    env = os.environ if environ is None else environ
+    default = EngineLimits()
+
+    def number(name: str, fallback: float) -> float:
+        raw = env.get(name, "")
+        if raw == "":
+            return fallback
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+        if value <= 0:
+            raise ConfigurationError(f"{name} must be positive")
+        return value
+
+    return EngineLimits(
+        max_input_bytes=int(number("EXCHANGE_MAX_FILE_BYTES", default.max_input_bytes)),
+        max_pages=int(number("EXCHANGE_MAX_PAGES", default.max_pages)),
+        max_image_pixels=int(number("EXCHANGE_MAX_IMAGE_PIXELS", default.max_image_pixels)),
+        ocr_languages=env.get("EXCHANGE_OCR_LANGUAGES") or default.ocr_languages,
+        ocr_timeout=number("EXCHANGE_OCR_TIMEOUT", default.ocr_timeout),
+        ocr_review_confidence=number("EXCHANGE_OCR_REVIEW_CONFIDENCE", default.ocr_review_confidence),
+        ocr_workers=int(number("EXCHANGE_OCR_WORKERS", default.ocr_workers)),
+        max_seconds_per_file=number("EXCHANGE_MAX_SECONDS_PER_FILE", default.max_seconds_per_file),
+    )
 
 
 def normalise_database_url(url: str) -> str:

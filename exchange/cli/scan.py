@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from exchange.cli.base import cli, domain_errors_exit, fail
-from exchange.domain.detection.findings import Finding
 
-_HELP = """Scan FILEs (UTF-8 text or PDF) for findings under a redaction POLICY.
+_HELP = """Scan FILEs (PDF, images, UTF-8 text) for findings under a redaction POLICY.
 
 \b
 --json prints JSON Lines, one object per input file:
@@ -23,8 +23,10 @@ _HELP = """Scan FILEs (UTF-8 text or PDF) for findings under a redaction POLICY.
    "text", "score", "recognizer", "decision", "reason", "explanation",
    "suggestion", ["term"]}]}
 Offsets index the file's text decoded as UTF-8 (Python string indices).
-For a PDF, each finding also has "page" (from 1) and its offsets index
-that page's extracted text, as the redaction engine reads it.
+For a PDF, an image or a TIFF frame, each finding also has "page" (from
+1) and its offsets index that page's text as the redaction engine reads
+it; "source" says where the text was read ("text", "page", "ocr", ...).
+Images are read with OCR (EXCHANGE_OCR_LANGUAGES, default eng+chi_sim).
 With --recipient, "decision" is "redact" or "keep" for that recipient and
 "reason" a sentence; without it both are objects keyed by recipient name.
 
@@ -43,28 +45,29 @@ def _read_bytes(path: str) -> bytes:
         fail(f"{path}: cannot read ({exc.strerror})")
 
 
-def _read_pages(path: str) -> list[str] | None:
-    """Page texts of a PDF, or None when the file is not a PDF."""
-    data = _read_bytes(path)
-    if b"%PDF-" not in data[:1024]:
-        return None
-    from exchange.domain.errors import DomainError
-    from exchange.domain.redaction.pdf import extract_pdf_text
-
-    try:
-        return extract_pdf_text(data)
-    except DomainError as exc:
-        fail(f"{path}: {exc.message}")
-
-
 def _read_text(path: str) -> str:
     data = _read_bytes(path)
     if b"\x00" in data:
-        fail(f"{path}: binary file; scan accepts UTF-8 plain text")
+        fail(f"{path}: binary file; a policy is UTF-8 text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         fail(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})")
+
+
+def _media_type(path: str) -> str:
+    """The engine's media type for ``path``, decided by content; bad input exits 2 here."""
+    from exchange.domain.errors import DomainError
+    from exchange.domain.filetypes import sniff_media_type
+
+    head = _read_bytes(path)[:8192]
+    try:
+        return sniff_media_type(head, Path(path).name)
+    except DomainError as exc:
+        message = exc.message.removeprefix(Path(path).name + ": ")
+        if "not UTF-8" in message:
+            message = "not UTF-8 text and no supported format was recognised"
+        fail(f"{path}: {message}")
 
 
 def _cell(text: str, width: int) -> str:
@@ -80,51 +83,53 @@ def _cell(text: str, width: int) -> str:
 @domain_errors_exit
 def scan(files: tuple[str, ...], policy_path: str, recipient: str | None, as_json: bool) -> None:
     from exchange.domain.detection import load_policy
+    from exchange.domain.detection.planner import recipient_rules
 
     policy = load_policy(_read_text(policy_path))
-    if recipient is not None and recipient not in policy.recipients:
-        fail(f"unknown recipient '{recipient}' (policy has: {', '.join(sorted(policy.recipients))})")
-    # Every file becomes one or more texts (a PDF: one per page); all are scanned in one batch.
-    texts: list[str] = []
-    owners: list[tuple[int, int | None]] = []
-    for index, path in enumerate(files):
-        pages = _read_pages(path)
-        if pages is None:
-            texts.append(_read_text(path))
-            owners.append((index, None))
-        else:
-            texts.extend(pages)
-            owners.extend((index, number) for number in range(1, len(pages) + 1))
+    if recipient is not None:
+        recipient_rules(policy, recipient)
+    # Every input is sniffed before the model loads, so bad input fails fast.
+    media_types = [_media_type(path) for path in files]
 
     from exchange.domain.detection.detector import Detector
-    from exchange.domain.detection.outputs import finding_to_dict
+    from exchange.domain.detection.planner import RecipientPlanner
+    from exchange.domain.errors import DomainError
+    from exchange.domain.redaction.pipeline import located_findings, read_document
+    from exchange.settings import ConfigurationError, engine_limits_from_env
 
-    per_file: list[list[tuple[int | None, Finding]]] = [[] for _ in files]
-    for (index, page), found in zip(owners, Detector(policy).scan_many(texts), strict=True):
-        per_file[index].extend((page, f) for f in found)
-    for path, located in zip(files, per_file, strict=True):
-        findings = [f for _, f in located]
+    try:
+        limits = engine_limits_from_env()
+    except ConfigurationError as exc:
+        fail(str(exc))
+    detector = Detector(policy)
+    for path, media_type in zip(files, media_types, strict=True):
+        planner = RecipientPlanner(detector, policy)
+        try:
+            read_document(Path(path), media_type, planner, limits)
+        except DomainError as exc:
+            fail(f"{path}: {exc.message}")
+        rows = located_findings(planner, recipient)
+        for row in rows:
+            if row["page"] is None:
+                del row["page"]
         if as_json:
-            rows = [
-                {**finding_to_dict(f, recipient), **({"page": page} if page is not None else {})}
-                for page, f in located
-            ]
-            record = {"file": path, "findings": rows}
-            click.echo(json.dumps(record, ensure_ascii=False))
+            click.echo(json.dumps({"file": path, "findings": rows}, ensure_ascii=False))
             continue
-        click.echo(f"{path}: {len(findings)} finding(s)")
-        if not findings:
-            continue
-        click.echo(f"  {'SPAN':>13}  {'TYPE':<16} {'SCORE':>5}  {'DECISION':<28} TEXT")
-        for f in findings:
-            decision: str
-            if recipient is not None:
-                d = f.decision_for(recipient)
-                decision = d.action if d else "-"
-            else:
-                decision = ",".join(f"{name}={d.action}" for name, d in sorted(f.decisions.items()))
-            flag = "?" if f.suggestion else " "
-            click.echo(
-                f"  {f.start:>6}-{f.end:<6}  {f.entity_type:<16} {f.score:>5.2f}{flag} {decision:<28} "
-                f"{_cell(f.text, 60)}"
-            )
+        _print_table(path, rows, recipient)
+
+
+def _print_table(path: str, rows: list[dict[str, Any]], recipient: str | None) -> None:
+    click.echo(f"{path}: {len(rows)} finding(s)")
+    if not rows:
+        return
+    click.echo(f"  {'SPAN':>13}  {'TYPE':<16} {'SCORE':>5}  {'DECISION':<28} TEXT")
+    for row in rows:
+        decision = row["decision"]
+        if recipient is None:
+            decision = ",".join(f"{name}={action}" for name, action in sorted(decision.items()))
+        where = f"p{row['page']} " if row.get("page") else ""
+        flag = "?" if row["suggestion"] else " "
+        click.echo(
+            f"  {where}{row['start']:>6}-{row['end']:<6}  {row['entity_type']:<16} "
+            f"{row['score']:>5.2f}{flag} {decision or '-':<28} {_cell(row['text'], 60)}"
+        )

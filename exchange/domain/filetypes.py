@@ -1,7 +1,10 @@
 """Content sniffing for uploads: the bytes decide the type, never the name.
 
-Only types an engine can truly redact are accepted; anything else is refused
-with the reason, so nothing passes through unredacted.
+Only types an engine can truly redact are accepted (the engine registry
+decides); anything else is refused with the reason, so nothing passes
+through unredacted. A name whose extension claims another type than the
+content is refused too: a bundle must never carry a file whose extension
+lies about what it holds, and a mismatch is often the wrong file.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from exchange.domain.errors import UnsupportedFile
 
 PDF = "application/pdf"
 TEXT = "text/plain"
-SUPPORTED = (PDF, TEXT)
 
+SUPPORTED_SUMMARY = "PDF, images (JPEG, PNG, TIFF, WebP, HEIC) and UTF-8 text are supported"
+
+#: Formats refused by magic number, named so the user learns what was seen.
 _BINARY_MAGIC = {
-    b"\x89PNG": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
     b"GIF8": "a GIF image",
+    b"BM": "a BMP image",
     b"PK\x03\x04": "a ZIP or Office document",
     b"\xd0\xcf\x11\xe0": "a legacy Office document",
     b"\x1f\x8b": "a gzip archive",
@@ -27,28 +31,73 @@ _BINARY_MAGIC = {
     b"MZ": "an executable",
 }
 
+#: What a file name's extension claims, as a family of media types.
+_EXTENSION_CLAIMS = {
+    ".pdf": ("application/pdf",),
+    ".jpg": ("image/jpeg",),
+    ".jpeg": ("image/jpeg",),
+    ".jpe": ("image/jpeg",),
+    ".png": ("image/png",),
+    ".tif": ("image/tiff",),
+    ".tiff": ("image/tiff",),
+    ".webp": ("image/webp",),
+    ".heic": ("image/heic", "image/heif"),
+    ".heif": ("image/heic", "image/heif"),
+    ".txt": (TEXT,),
+    ".text": (TEXT,),
+    ".csv": (TEXT,),
+    ".tsv": (TEXT,),
+    ".md": (TEXT,),
+    ".log": (TEXT,),
+}
+
+_NAMES = {
+    "application/pdf": "a PDF",
+    "image/jpeg": "a JPEG image",
+    "image/png": "a PNG image",
+    "image/tiff": "a TIFF image",
+    "image/webp": "a WebP image",
+    "image/heic": "a HEIC image",
+    "image/heif": "a HEIF image",
+    TEXT: "plain text",
+}
+
+
+def describe(media_type: str) -> str:
+    return _NAMES.get(media_type, media_type)
+
 
 def sniff_media_type(head: bytes, name: str) -> str:
     """Decide the media type from the first bytes (at least 8 KiB when available)."""
+    from exchange.domain.redaction.registry import sniff  # noqa: PLC0415  (engines import heavy libraries)
+
     if not head:
         raise UnsupportedFile(f"{name}: the file is empty")
-    # PDF readers accept the header anywhere in the first KiB; so must we, or a
-    # PDF with a prefix would be treated as text.
-    if b"%PDF-" in head[:1024]:
-        return PDF
-    for magic, what in _BINARY_MAGIC.items():
-        if head.startswith(magic):
-            raise UnsupportedFile(f"{name}: {what} is not supported yet (PDF and UTF-8 text are)")
-    if b"\x00" in head:
-        raise UnsupportedFile(f"{name}: binary content of an unsupported type (PDF and UTF-8 text are)")
-    sample = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
-    try:
-        sample.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sample is fine.
-        if exc.start < len(sample) - 4:
-            raise UnsupportedFile(f"{name}: text is not UTF-8 (byte {exc.start})") from None
-    return TEXT
+    found = sniff(head)
+    if found is None or found[0] == TEXT:
+        for magic, what in _BINARY_MAGIC.items():
+            if head.startswith(magic):
+                raise UnsupportedFile(f"{name}: {what} is not supported ({SUPPORTED_SUMMARY})")
+    if found is None:
+        if b"\x00" in head:
+            raise UnsupportedFile(f"{name}: binary content of an unsupported type ({SUPPORTED_SUMMARY})")
+        raise UnsupportedFile(f"{name}: text is not UTF-8 and no supported format was recognised")
+    media_type = found[0]
+    check_extension(name, media_type)
+    return media_type
+
+
+def check_extension(name: str, media_type: str) -> None:
+    """Refuse a name whose known extension claims another type than the content."""
+    dot = name.rfind(".")
+    if dot <= 0:
+        return
+    claims = _EXTENSION_CLAIMS.get(name[dot:].lower())
+    if claims is not None and media_type not in claims:
+        raise UnsupportedFile(
+            f"{name}: the name says {describe(claims[0])} but the content is {describe(media_type)}; "
+            "rename the file or upload the right one"
+        )
 
 
 def display_name(name: str | None) -> str:

@@ -15,24 +15,12 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
 
-from exchange.domain.detection import (
-    Detector,
-    Labeller,
-    Policy,
-    finding_to_dict,
-    load_policy,
-    redactions_for,
-    sensitive_values,
-)
-from exchange.domain.detection.findings import Finding, Redaction
-from exchange.domain.errors import DomainError, UnsupportedFile
-from exchange.domain.filetypes import PDF, TEXT
-from exchange.domain.redaction.pdf import extract_pdf_text, redact_pdf
-from exchange.domain.redaction.text import decode_text, find_leaks, redact_text
+from exchange.domain.detection import Detector, Labeller, Policy, load_policy
+from exchange.domain.detection.planner import RecipientPlanner
+from exchange.domain.errors import DomainError
+from exchange.domain.redaction.base import EngineLimits
+from exchange.domain.redaction.pipeline import DocumentOutcome, redact_document
 from exchange.models import Case, CaseFile, RedactedFile
 from exchange.services import audit
 from exchange.services.cases import RECIPIENTS, current_policy
@@ -40,92 +28,6 @@ from exchange.services.context import ServiceContext
 from exchange.services.workspace import private_workspace
 
 log = logging.getLogger(__name__)
-
-
-class FileOutcome:
-    def __init__(self) -> None:
-        self.findings: list[dict[str, Any]] = []
-        #: recipient -> (status, redacted bytes or None, report)
-        self.outputs: dict[str, tuple[str, bytes | None, dict[str, Any]]] = {}
-
-
-def _recipient_redactions(
-    findings: Sequence[Finding], recipient: str, policy: Policy, labeller: Labeller
-) -> list[Redaction]:
-    if recipient not in policy.recipients:
-        # A recipient the policy does not mention gets the strictest view: everything found is removed.
-        return [Redaction(f.start, f.end, f.entity_type, None) for f in findings]
-    return redactions_for(findings, recipient, policy, labeller)
-
-
-def _recipient_sensitive(findings: Sequence[Finding], recipient: str, policy: Policy) -> list[str]:
-    if recipient not in policy.recipients:
-        return sorted({f.text for f in findings} | set(policy.customers) | set(policy.trade_secrets))
-    return sensitive_values(findings, recipient, policy)
-
-
-def redact_text_file(data: bytes, detector: Detector, policy: Policy, labeller: Labeller) -> FileOutcome:
-    text = decode_text(data)
-    findings = detector.scan(text)
-    outcome = FileOutcome()
-    outcome.findings = [finding_to_dict(f) for f in findings]
-    for recipient in RECIPIENTS:
-        spans = _recipient_redactions(findings, recipient, policy, labeller)
-        redacted = redact_text(text, spans)
-        leaks = find_leaks(redacted, _recipient_sensitive(findings, recipient, policy))
-        report: dict[str, Any] = {
-            "kind": "text",
-            "redactions": _count_types(spans),
-            "verification": {"ok": not leaks, "leaks": len(leaks)},
-        }
-        outcome.outputs[recipient] = ("leak", None, report) if leaks else ("ok", redacted.encode(), report)
-    return outcome
-
-
-def redact_pdf_file(path: Path, detector: Detector, policy: Policy, labeller: Labeller) -> FileOutcome:
-    pages = extract_pdf_text(path)
-    page_findings = detector.scan_many(pages)
-    memo: dict[str, list[Finding]] = dict(zip(pages, page_findings, strict=True))
-    outcome = FileOutcome()
-    for number, findings in enumerate(page_findings, start=1):
-        outcome.findings.extend({**finding_to_dict(f), "page": number} for f in findings)
-    all_findings = [f for fs in page_findings for f in fs]
-
-    def finder(recipient: str, sensitive: list[str]) -> Callable[[str], Sequence[Redaction]]:
-        known = set(sensitive)
-
-        def find(text: str) -> Sequence[Redaction]:
-            if text not in memo:
-                memo[text] = detector.scan(text)
-            # Text outside the page stream (bookmarks, annotations, form values) can bring new
-            # findings; the engine reads sensitive values only when verifying, so add them now.
-            for value in _recipient_sensitive(memo[text], recipient, policy):
-                if value not in known:
-                    known.add(value)
-                    sensitive.append(value)
-            return _recipient_redactions(memo[text], recipient, policy, labeller)
-
-        return find
-
-    for recipient in RECIPIENTS:
-        rpolicy = policy.recipients.get(recipient)
-        sensitive = _recipient_sensitive(all_findings, recipient, policy)
-        result = redact_pdf(
-            path,
-            find=finder(recipient, sensitive),
-            sensitive_values=sensitive,
-            mode=rpolicy.mode if rpolicy else "surgical",
-        )
-        report = {"kind": "pdf", **result.report}
-        outcome.outputs[recipient] = ("ok", result.data, report) if result.ok else ("leak", None, report)
-    return outcome
-
-
-def _count_types(redactions: Sequence[Redaction]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for red in redactions:
-        counts[red.entity_type] = counts.get(red.entity_type, 0) + 1
-    return counts
 
 
 def process_case(ctx: ServiceContext, case_id: str, run: int) -> str:
@@ -177,14 +79,21 @@ def _fail(ctx: ServiceContext, case: Case, reason: str) -> str:
     return "failed"
 
 
-def _redact_by_type(
-    media_type: str, source: Path, detector: Detector, policy: Policy, labeller: Labeller
-) -> FileOutcome:
-    if media_type == TEXT:
-        return redact_text_file(source.read_bytes(), detector, policy, labeller)
-    if media_type == PDF:
-        return redact_pdf_file(source, detector, policy, labeller)
-    raise UnsupportedFile(f"no redaction engine for {media_type}")
+def recipient_file_name(name: str, recipient: str, planner: RecipientPlanner, extension: str) -> str:
+    """The file name as ``recipient`` sees it: stem redacted like text, the output's extension.
+
+    Stem and extension are redacted apart: a declared "... GmbH." would
+    otherwise swallow the dot and leave "████pdf".
+    """
+    stem, dot, old = name.rpartition(".")
+    if not dot or not stem or not old.isalnum() or len(old) > 5:
+        stem, old = name, ""
+    shown = planner.redact_name(stem, recipient)
+    if extension:
+        return shown + extension
+    if old and planner.redact_name(old, recipient) == old:
+        return f"{shown}.{old}"
+    return shown
 
 
 def _process_file(
@@ -198,29 +107,49 @@ def _process_file(
         ctx.session.delete(old)
     ctx.session.flush()
     row.error, row.findings = None, None
+    planner = RecipientPlanner(detector, policy, labeller)
+    limits: EngineLimits = ctx.settings.engine_limits
     try:
         with private_workspace() as work:
             source = work / "source"
             with source.open("wb") as handle:
                 ctx.blobs.get_to(row.blob_key, handle)
-            outcome = _redact_by_type(row.media_type, source, detector, policy, labeller)
+            outcome = redact_document(source, row.media_type, planner, RECIPIENTS, limits)
     except DomainError as exc:
         row.status, row.error = "failed", exc.message
         return
+    except Exception:
+        # A bug in one engine fails that file, not the case's other files nor the worker.
+        log.exception("engine error on file %s", row.id)
+        row.status, row.error = "failed", "internal error while redacting this file; the incident was logged"
+        return
+    _store_outputs(ctx, row, planner, outcome)
+
+
+def _store_outputs(
+    ctx: ServiceContext, row: CaseFile, planner: RecipientPlanner, outcome: DocumentOutcome
+) -> None:
     row.findings = outcome.findings
-    leaked = []
-    for recipient, (status, data, report) in outcome.outputs.items():
+    withheld: list[tuple[str, str]] = []
+    for recipient, result in outcome.results.items():
+        report = {**result.report, "output_media_type": result.media_type or row.media_type}
+        verified = result.ok and result.data is not None
+        status = "ok" if verified else ("leak" if result.leaks else "error")
         output = RedactedFile(file_id=row.id, recipient=recipient, status=status, report=report)
-        if status == "ok" and data is not None:
+        output.name = recipient_file_name(row.name, recipient, planner, result.extension)
+        if status == "ok" and result.data is not None:
             output.blob_key = ctx.blobs.new_key("redacted")
-            ctx.blobs.put(output.blob_key, io.BytesIO(data))
-            output.size, output.sha256 = len(data), hashlib.sha256(data).hexdigest()
+            ctx.blobs.put(output.blob_key, io.BytesIO(result.data))
+            output.size, output.sha256 = len(result.data), hashlib.sha256(result.data).hexdigest()
         else:
-            leaked.append(recipient)
+            withheld.append((recipient, str(report.get("withheld") or "the file could not be redacted")))
         ctx.session.add(output)
-    if leaked:
-        row.status = "failed"
-        who = ", ".join(leaked)
-        row.error = f"verification found redacted content in the output for {who}; nothing will be shared"
-    else:
+    if not withheld:
         row.status = "processed"
+        return
+    row.status = "failed"
+    reasons: dict[str, list[str]] = {}
+    for recipient, reason in withheld:
+        reasons.setdefault(reason, []).append(recipient)
+    row.error = "; ".join(f"{reason} (for the {', '.join(who)})" for reason, who in reasons.items())
+    row.error += "; nothing will be shared"

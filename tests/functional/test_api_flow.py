@@ -277,8 +277,10 @@ def test_bad_input_answers(stack: Stack, client: FlaskClient) -> None:
 
     res = upload(b"", "empty.txt")
     assert res.status_code == 422 and "empty.txt" in res.get_json()["error"]
-    res = upload(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "photo.png")
-    assert res.status_code == 422 and "photo.png" in res.get_json()["error"]
+    res = upload(b"GIF89a\x01\x00\x01\x00" + b"\x00" * 64, "anim.gif")
+    assert res.status_code == 422 and "anim.gif" in res.get_json()["error"]
+    res = upload(b"%PDF-1.7\n" + b"\x00" * 64, "order.txt")
+    assert res.status_code == 422 and "the name says plain text but the content is a PDF" in res.get_json()["error"]
     res = upload(b"x" * (stack.settings.max_upload_bytes + 1024), "huge.txt")
     assert res.status_code == 413 and "limit" in res.get_json()["error"]
     listed = client.get(f"/api/v1/cases/{case_id}", headers=app_h).get_json()["files"]

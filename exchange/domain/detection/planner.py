@@ -60,6 +60,16 @@ class _Seen:
     where: list[tuple[int | None, str]] = field(default_factory=list)
 
 
+def recipient_rules(policy: Policy, recipient: str) -> RecipientPolicy | None:
+    """The recipient's rules, None for the strictest view; unknown names are an error."""
+    if recipient in policy.recipients:
+        return policy.recipients[recipient]
+    if recipient in DEFAULT_RECIPIENTS:
+        return None
+    known = ", ".join(sorted(set(policy.recipients) | set(DEFAULT_RECIPIENTS)))
+    raise PolicyError(f"unknown recipient '{recipient}' (recipients are: {known})")
+
+
 class RecipientPlanner:
     """Scans texts once and plans redactions for any recipient of one case."""
 
@@ -107,13 +117,7 @@ class RecipientPlanner:
     # -- planning ------------------------------------------------------------
 
     def recipient_policy(self, recipient: str) -> RecipientPolicy | None:
-        """The recipient's rules, None for the strictest view; unknown names are an error."""
-        if recipient in self.policy.recipients:
-            return self.policy.recipients[recipient]
-        if recipient in DEFAULT_RECIPIENTS:
-            return None
-        known = ", ".join(sorted(set(self.policy.recipients) | set(DEFAULT_RECIPIENTS)))
-        raise PolicyError(f"unknown recipient '{recipient}' (recipients are: {known})", field="recipient")
+        return recipient_rules(self.policy, recipient)
 
     def redactions(self, findings: Sequence[Finding], recipient: str) -> list[Redaction]:
         from exchange.domain.detection.outputs import redactions_for  # noqa: PLC0415  (cycle)

@@ -55,7 +55,7 @@ def test_sniffing_accepts(head: bytes, expected: str) -> None:
     ("head", "reason"),
     [
         (b"", "empty"),
-        (b"\x89PNG\r\n", "PNG"),
+        (b"GIF89a\x01\x00", "GIF"),
         (b"PK\x03\x04", "ZIP"),
         (b"MZ\x90\x00", "executable"),
         (b"\x00\x01\x02binary", "binary"),
@@ -65,3 +65,12 @@ def test_sniffing_accepts(head: bytes, expected: str) -> None:
 def test_sniffing_refuses_with_reason(head: bytes, reason: str) -> None:
     with pytest.raises(UnsupportedFile, match=reason):
         sniff_media_type(head, "upload.bin")
+
+
+@pytest.mark.parametrize(
+    ("head", "name"),
+    [(b"%PDF-1.7\n", "order.txt"), (b"<html><body>hi</body></html>", "order.pdf"), (b"%PDF-1.4", "scan.jpg")],
+)
+def test_sniffing_refuses_names_that_lie_about_content(head: bytes, name: str) -> None:
+    with pytest.raises(UnsupportedFile, match="the name says"):
+        sniff_media_type(head, name)
