@@ -7,7 +7,9 @@ defines. It records:
 
 * one :class:`Run` per string operand of ``Tj``, ``TJ``, ``'`` and ``"``: the
   glyph codes, their Unicode text (``None`` when unmappable), their positions
-  in text space and the matrix from text space to the page. A run knows the
+  in text space and the matrix from text space to the page (vertical writing:
+  from a frame whose first axis runs down the column, so positions still grow
+  along the writing direction). A run knows the
   content stream, instruction and array element it came from, which is what
   lets the rewriter remove exactly those glyphs;
 * every filled path and shading (:class:`Cover`: its exact area as the fill
