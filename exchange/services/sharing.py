@@ -139,7 +139,9 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: Recipien
                 raise Conflict(f"stored output of {row.name} does not match its hash; nothing was shared")
             name = safe_member_name(_member_name(planner, row, output, recipient), taken)
             _require_clean(planner, row.name, name, recipient, f"the name of {row.name}")
-            entries.append(ManifestEntry(name, path.stat().st_size, data_hash, row.media_type))
+            # An engine may re-encode (HEIC to JPEG): the manifest names what the member holds.
+            media_type = str((output.report or {}).get("output_media_type") or row.media_type)
+            entries.append(ManifestEntry(name, path.stat().st_size, data_hash, media_type))
             plain_paths.append((name, path))
         manifest = build_manifest(
             bundle_id=bundle_id,
