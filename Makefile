@@ -44,6 +44,8 @@ migrate: install
 bench: install
 	$(PY) benchmarks/bench_scan.py
 	$(PY) benchmarks/bench_pdf_redact.py
+	$(PY) benchmarks/bench_image_redact.py
+	$(PY) benchmarks/bench_pdf_ocr.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
