@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from exchange.domain.detection.findings import Redaction
 from exchange.domain.detection.planner import RecipientPlan
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.base import (
@@ -53,12 +54,21 @@ from exchange.domain.redaction.base import (
 )
 from exchange.domain.redaction.image.metadata import OUTPUT, encode, metadata_left
 from exchange.domain.redaction.image.ocr import (
+    Box,
     OcrResult,
+    Rotation,
     check_languages,
     ocr_at_angles,
     ocr_oriented,
 )
-from exchange.domain.redaction.image.pixels import cover, displayable, paint, pixel_digest, placeholder
+from exchange.domain.redaction.image.pixels import (
+    Polygon,
+    cover,
+    displayable,
+    paint,
+    pixel_digest,
+    placeholder,
+)
 from exchange.domain.redaction.text import find_leaks
 
 pillow_heif.register_heif_opener()
@@ -239,9 +249,7 @@ class ImageEngine:
                 entry["status"] = "kept"
             else:
                 spans = list(plan.find(result.text))
-                covers = [
-                    cover(box, rot) for s in spans for box, rot in result.line_boxes_for(s.start, s.end)
-                ]
+                covers = self._covers(result, spans)
                 out_frames.append(paint(frame, covers) if covers else frame)
                 entry.update(status="redacted", redactions=count_types([s.entity_type for s in spans]))
                 entry["boxes"] = len(covers)
@@ -264,6 +272,19 @@ class ImageEngine:
         report["ok"] = True
         report["output_format"] = fmt
         return RedactionResult(True, data, report, media_type, extension)
+
+    @staticmethod
+    def _covers(result: OcrResult, spans: Sequence[Redaction]) -> list[Polygon]:
+        staying: dict[Rotation | None, list[Box]] = {}
+        for word, (ws, we) in zip(result.words, result.spans, strict=True):
+            if not any(ws < s.end and we > s.start for s in spans):
+                box = word.frame_box if word.frame_box is not None else word.box
+                staying.setdefault(word.rotation, []).append(box)
+        return [
+            cover(box, rotation, staying.get(rotation, ()))
+            for s in spans
+            for box, rotation in result.line_boxes_for(s.start, s.end)
+        ]
 
     def _verify(
         self, document: ImageDocument, plan: RecipientPlan, data: bytes, report: dict[str, Any]

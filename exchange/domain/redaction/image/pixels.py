@@ -31,6 +31,8 @@ KEPT_MODES = ("L", "RGB", "CMYK")
 MARGIN_PIXELS = 3
 #: part of the margin that grows with the line's height
 MARGIN_FRACTION = 0.2
+#: pixels left free between a cover and a word that stays (Tesseract merges touching blobs)
+CLEARANCE = 3
 
 
 def displayable(image: Image.Image) -> Image.Image:
@@ -81,13 +83,41 @@ def pad(box: Box, line_height: float | None = None) -> tuple[float, float, float
     return (left - m, top - m, right + m, bottom + m)
 
 
-def cover(box: Box, rotation: Rotation | None) -> Polygon:
+def fit_margin(
+    box: Box, padded: tuple[float, float, float, float], keep: Sequence[Box]
+) -> tuple[float, float, float, float]:
+    """``padded`` with its margin pulled back wherever it would touch a word that stays.
+
+    Only the margin gives way, never ``box`` itself: a cover that reaches into
+    the next line or the next word makes Tesseract lose that word, both in
+    the verification and for the recipient (measured with CJK labels, whose
+    word boxes Tesseract draws tall).
+    """
+    left, top, right, bottom = padded
+    for k in keep:
+        if k[0] < box[2] and k[2] > box[0] and k[1] < box[3] and k[3] > box[1]:
+            continue  # overlaps the covered words themselves: cannot give way
+        if not (k[0] < right and k[2] > left and k[1] < bottom and k[3] > top):
+            continue
+        if k[3] <= box[1]:
+            top = max(top, min(box[1], k[3] + CLEARANCE))
+        elif k[1] >= box[3]:
+            bottom = min(bottom, max(box[3], k[1] - CLEARANCE))
+        elif k[2] <= box[0]:
+            left = max(left, min(box[0], k[2] + CLEARANCE))
+        elif k[0] >= box[2]:
+            right = min(right, max(box[2], k[0] - CLEARANCE))
+    return (left, top, right, bottom)
+
+
+def cover(box: Box, rotation: Rotation | None, keep: Sequence[Box] = ()) -> Polygon:
     """The polygon to paint over one line box, in the frame's own pixels.
 
     For a line read from a rotated copy the padded box is mapped back corner
-    by corner, so a slanted line gets a slanted cover.
+    by corner, so a slanted line gets a slanted cover. ``keep`` are boxes of
+    words that stay (in the same frame as ``box``); see :func:`fit_margin`.
     """
-    left, top, right, bottom = pad(box)
+    left, top, right, bottom = fit_margin(box, pad(box), keep)
     corners = ((left, top), (right, top), (right, bottom), (left, bottom))
     if rotation is None:
         return corners
