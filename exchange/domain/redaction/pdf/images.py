@@ -56,7 +56,7 @@ MIN_SIDE = 8
 MIN_LONG_SIDE = 24
 #: images whose longer side is below this are read at twice the size (Tesseract
 #: reads glyphs under ~20 pixels high poorly); boxes are scaled back
-_UPSCALE_BELOW = 1000
+_UPSCALE_BELOW = 300
 _PLACEHOLDER_GREY = 0xBF
 
 
