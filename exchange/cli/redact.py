@@ -56,11 +56,13 @@ def _redact_one(
 
     try:
         with path.open("rb") as handle:
-            head = handle.read(8192)
+            media_type = sniff_media_type(handle.read(8192), path.name, handle)
     except OSError as exc:
         return "bad_input", {}, f"{path}: cannot read ({exc.strerror})"
+    except DomainError as exc:
+        message = exc.message if exc.message.startswith(path.name) else f"{path}: {exc.message}"
+        return "bad_input", {}, message
     try:
-        media_type = sniff_media_type(head, path.name)
         outcome = redact_document(path, media_type, planner, [recipient], limits)
     except DomainError as exc:
         message = exc.message if exc.message.startswith(path.name) else f"{path}: {exc.message}"

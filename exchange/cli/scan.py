@@ -7,6 +7,7 @@ fast (exit 2, one ``error:`` line) and never prints partial results.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -60,9 +61,9 @@ def _media_type(path: str) -> str:
     from exchange.domain.errors import DomainError
     from exchange.domain.filetypes import sniff_media_type
 
-    head = _read_bytes(path)[:8192]
+    data = _read_bytes(path)
     try:
-        return sniff_media_type(head, Path(path).name)
+        return sniff_media_type(data[:8192], Path(path).name, io.BytesIO(data))
     except DomainError as exc:
         message = exc.message.removeprefix(Path(path).name + ": ")
         if "not UTF-8" in message:

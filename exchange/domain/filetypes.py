@@ -10,6 +10,7 @@ lies about what it holds, and a mismatch is often the wrong file.
 from __future__ import annotations
 
 import unicodedata
+from typing import BinaryIO
 
 from exchange.domain.errors import UnsupportedFile
 
@@ -67,13 +68,17 @@ def describe(media_type: str) -> str:
     return _NAMES.get(media_type, media_type)
 
 
-def sniff_media_type(head: bytes, name: str) -> str:
-    """Decide the media type from the first bytes (at least 8 KiB when available)."""
+def sniff_media_type(head: bytes, name: str, source: BinaryIO | None = None) -> str:
+    """Decide the media type from the first bytes (at least 8 KiB when available).
+
+    ``source``, the whole content (seekable), lets container formats look
+    inside; its position is undefined afterwards.
+    """
     from exchange.domain.redaction.registry import sniff  # noqa: PLC0415  (engines import heavy libraries)
 
     if not head:
         raise UnsupportedFile(f"{name}: the file is empty")
-    found = sniff(head)
+    found = sniff(head, source)
     if found is None or found[0] == TEXT:
         for magic, what in _BINARY_MAGIC.items():
             if head.startswith(magic):

@@ -183,7 +183,7 @@ def add_file(ctx: ServiceContext, case_id: str, name: str | None, stream: Binary
         raise TooLarge(f"{display} is larger than the {limit // (1024 * 1024)} MiB limit; nothing was stored")
     stream.seek(0)
     head = stream.read(8192)
-    media_type = sniff_media_type(head, display)
+    media_type = sniff_media_type(head, display, stream)
     stream.seek(0)
     key = ctx.blobs.new_key("upload")
     reader = _HashingReader(stream, limit)

@@ -27,7 +27,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 if TYPE_CHECKING:
     from exchange.domain.detection.planner import RecipientPlan
@@ -98,8 +98,14 @@ class RedactionEngine(Protocol):
     #: media types this engine handles
     media_types: tuple[str, ...]
 
-    def sniff(self, head: bytes) -> str | None:
-        """The media type when ``head`` (the first 8 KiB or more) is this engine's, else None."""
+    def sniff(self, head: bytes, source: BinaryIO | None = None) -> str | None:
+        """The media type when the content is this engine's, else None.
+
+        ``head`` is the first 8 KiB (or the whole file when smaller). Container
+        formats whose type shows only inside (a ZIP's part list) may read
+        ``source``, the whole content, seekable; they must not trust its
+        position and must leave it wherever they like: callers seek before use.
+        """
         ...
 
     def read(self, source: Path, limits: EngineLimits) -> SourceDocument: ...

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
+from typing import BinaryIO
 
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.base import RedactionEngine
@@ -44,10 +45,10 @@ def supported_media_types() -> tuple[str, ...]:
     return tuple(mt for engine in engines() for mt in engine.media_types)
 
 
-def sniff(head: bytes) -> tuple[str, RedactionEngine] | None:
-    """(media type, engine) for the first engine that claims ``head``, else None."""
+def sniff(head: bytes, source: BinaryIO | None = None) -> tuple[str, RedactionEngine] | None:
+    """(media type, engine) for the first engine that claims the content, else None."""
     for engine in engines():
-        media_type = engine.sniff(head)
+        media_type = engine.sniff(head, source)
         if media_type is not None:
             return media_type, engine
     return None

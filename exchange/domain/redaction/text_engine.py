@@ -8,6 +8,7 @@ without a BOM; the whole file is one text unit.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from exchange.domain.detection.planner import RecipientPlan
 from exchange.domain.errors import UnsupportedFile
@@ -28,7 +29,7 @@ class TextEngine:
     format = "text"
     media_types = (TEXT,)
 
-    def sniff(self, head: bytes) -> str | None:
+    def sniff(self, head: bytes, source: BinaryIO | None = None) -> str | None:
         if b"\x00" in head:
             return None
         sample = head[3:] if head.startswith(b"\xef\xbb\xbf") else head

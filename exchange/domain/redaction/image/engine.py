@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -164,7 +164,7 @@ class ImageEngine:
     format = "image"
     media_types = ("image/jpeg", "image/png", "image/tiff", "image/webp", "image/heic", "image/heif")
 
-    def sniff(self, head: bytes) -> str | None:
+    def sniff(self, head: bytes, source: BinaryIO | None = None) -> str | None:
         return sniff_image(head)
 
     # -- reading -------------------------------------------------------------

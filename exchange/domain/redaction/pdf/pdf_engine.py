@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from exchange.domain.detection.planner import RecipientPlan
 from exchange.domain.redaction.base import (
@@ -53,7 +53,7 @@ class PdfEngine:
     format = "pdf"
     media_types = (PDF,)
 
-    def sniff(self, head: bytes) -> str | None:
+    def sniff(self, head: bytes, source: BinaryIO | None = None) -> str | None:
         # PDF readers accept the header anywhere in the first KiB; so must we,
         # or a PDF with a prefix would be treated as text.
         return PDF if b"%PDF-" in head[:1024] else None
