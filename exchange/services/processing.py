@@ -135,9 +135,14 @@ def _store_outputs(
         report = {**result.report, "output_media_type": result.media_type or row.media_type}
         verified = result.ok and result.data is not None
         status = "ok" if verified else ("leak" if result.leaks else "error")
+        if result.ok and result.excluded:
+            status = "excluded"
+            report["excluded"] = result.excluded
         output = RedactedFile(file_id=row.id, recipient=recipient, status=status, report=report)
         output.name = recipient_file_name(row.name, recipient, planner, result.extension)
-        if status == "ok" and result.data is not None:
+        if status == "excluded":
+            pass  # the recipient's policy leaves the file out of its bundle; nothing to store
+        elif status == "ok" and result.data is not None:
             output.blob_key = ctx.blobs.new_key("redacted")
             ctx.blobs.put(output.blob_key, io.BytesIO(result.data))
             output.size, output.sha256 = len(result.data), hashlib.sha256(result.data).hexdigest()

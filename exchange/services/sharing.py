@@ -120,6 +120,8 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: Recipien
     outputs: list[tuple[CaseFile, RedactedFile]] = []
     for row in files:
         output = next((o for o in row.outputs if o.recipient == recipient), None)
+        if output is not None and output.status == "excluded":
+            continue  # the recipient's policy leaves this file out (e.g. videos: exclude)
         if output is None or output.status != "ok" or not output.blob_key:
             raise Conflict(f"{row.name} has no verified output for the {recipient}; nothing was shared")
         outputs.append((row, output))

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from exchange.domain.detection.detector import Detector
 
 ImagesRule = Literal["redact", "remove", "keep"]
+VideosRule = Literal["redact", "exclude"]
 
 
 @dataclass(slots=True)
@@ -50,6 +51,8 @@ class RecipientPlan:
     #: pixels: OCR and box what was found ("redact"), replace the image with a
     #: solid placeholder ("remove"), or leave it as drawn ("keep")
     images: ImagesRule = "redact"
+    #: videos: "redact" them, or "exclude" them from this recipient's bundle
+    videos: VideosRule = "redact"
     #: the recipient's rules; None for the strictest view
     policy: RecipientPolicy | None = None
 
@@ -157,6 +160,7 @@ class RecipientPlanner:
             sensitive_values=values,
             mode=rpolicy.mode if rpolicy else "surgical",
             images=rpolicy.images if rpolicy else "redact",
+            videos=rpolicy.videos if rpolicy else "redact",
             policy=rpolicy,
         )
 

@@ -80,6 +80,7 @@ DECLARED_ENTITY_TYPES = frozenset({CUSTOMER, TRADE_SECRET})
 Style = Literal["box", "label"]
 Mode = Literal["surgical", "rasterize"]
 Images = Literal["redact", "remove", "keep"]
+Videos = Literal["redact", "exclude"]
 
 
 @dataclass(frozen=True)
@@ -93,12 +94,14 @@ class RecipientPolicy:
     mode: Mode = "surgical"
     #: pixels: OCR and box findings ("redact"), solid placeholder ("remove"), or "keep"
     images: Images = "redact"
+    #: videos: redact frames ("redact") or leave them out of this recipient's bundle ("exclude")
+    videos: Videos = "redact"
 
     def threshold_for(self, entity_type: str) -> float:
         return self.thresholds.get(entity_type, self.thresholds.get("default", DEFAULT_THRESHOLD))
 
     def __hash__(self) -> int:
-        return hash((self.name, self.redact, self.keep, self.style, self.mode, self.images))
+        return hash((self.name, self.redact, self.keep, self.style, self.mode, self.images, self.videos))
 
 
 @dataclass(frozen=True)
@@ -372,6 +375,7 @@ def load_policy(text: str, allowed_recipients: Sequence[str] = DEFAULT_RECIPIENT
             thresholds={k: float(v) for k, v in thresholds.items()},
             mode=spec.get("mode", "surgical"),
             images=spec.get("images", "redact"),
+            videos=spec.get("videos", "redact"),
         )
 
     return Policy(

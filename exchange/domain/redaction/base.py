@@ -79,6 +79,9 @@ class SourceDocument:
 
 @dataclass(slots=True)
 class RedactionResult:
+    """One recipient's output. ``ok`` with ``data`` None and ``excluded`` set means
+    the recipient's policy leaves this file out of its bundle (nothing to verify)."""
+
     ok: bool
     #: the verified output, or None when anything failed or leaked
     data: bytes | None
@@ -88,6 +91,8 @@ class RedactionResult:
     #: file name extension for ``data``, with the dot; "" keeps the input's name
     extension: str = ""
     leaks: list[Any] = field(default_factory=list)
+    #: why the recipient's policy leaves the file out (e.g. "videos: exclude"); "" otherwise
+    excluded: str = ""
 
 
 class RedactionEngine(Protocol):

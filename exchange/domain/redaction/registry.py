@@ -21,6 +21,10 @@ from exchange.domain.redaction.base import RedactionEngine
 #: module path -> the engine class's name; order matters (see module docstring)
 _ENGINE_MODULES: tuple[tuple[str, str], ...] = (
     ("exchange.domain.redaction.pdf.pdf_engine", "PdfEngine"),
+    ("exchange.domain.redaction.office.docx", "DocxEngine"),
+    ("exchange.domain.redaction.office.xlsx", "XlsxEngine"),
+    ("exchange.domain.redaction.office.pptx", "PptxEngine"),
+    ("exchange.domain.redaction.video.engine", "VideoEngine"),
     ("exchange.domain.redaction.image.engine", "ImageEngine"),
     ("exchange.domain.redaction.text_engine", "TextEngine"),
 )
@@ -34,7 +38,7 @@ def engines() -> tuple[RedactionEngine, ...]:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             # An engine still being built is simply absent; any other import error is a bug.
-            if exc.name != module_name:
+            if exc.name is None or not module_name.startswith(exc.name):
                 raise
             continue
         found.append(getattr(module, class_name)())
