@@ -17,6 +17,8 @@ check age age
 check redis-server redis-server
 check soffice libreoffice-writer-nogui
 check psql postgresql-client
+check ffmpeg ffmpeg
+check ffprobe ffmpeg
 [ -e /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ] || need+=(tesseract-ocr-eng)
 [ -e /usr/share/tesseract-ocr/5/tessdata/chi_sim.traineddata ] || need+=(tesseract-ocr-chi-sim)
 [ -d /usr/share/fonts/opentype/noto ] || need+=(fonts-noto-cjk)

@@ -17,14 +17,16 @@ from exchange.domain.errors import UnsupportedFile
 PDF = "application/pdf"
 TEXT = "text/plain"
 
-SUPPORTED_SUMMARY = "PDF, images (JPEG, PNG, TIFF, WebP, HEIC) and UTF-8 text are supported"
+SUPPORTED_SUMMARY = (
+    "PDF, Word/Excel/PowerPoint (DOCX, XLSX, PPTX), images (JPEG, PNG, TIFF, WebP, HEIC),"
+    " videos (MP4, MOV, M4V, WebM) and text/CSV are supported"
+)
 
 #: Formats refused by magic number, named so the user learns what was seen.
 _BINARY_MAGIC = {
     b"GIF8": "a GIF image",
     b"BM": "a BMP image",
-    b"PK\x03\x04": "a ZIP or Office document",
-    b"\xd0\xcf\x11\xe0": "a legacy Office document",
+    b"PK\x03\x04": "a ZIP archive (other than DOCX, XLSX or PPTX)",
     b"\x1f\x8b": "a gzip archive",
     b"7z\xbc\xaf": "a 7-Zip archive",
     b"Rar!": "a RAR archive",
@@ -44,6 +46,13 @@ _EXTENSION_CLAIMS = {
     ".webp": ("image/webp",),
     ".heic": ("image/heic", "image/heif"),
     ".heif": ("image/heic", "image/heif"),
+    ".docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",),
+    ".xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",),
+    ".pptx": ("application/vnd.openxmlformats-officedocument.presentationml.presentation",),
+    ".mp4": ("video/mp4", "video/quicktime", "video/x-m4v"),
+    ".m4v": ("video/x-m4v", "video/mp4", "video/quicktime"),
+    ".mov": ("video/quicktime", "video/mp4", "video/x-m4v"),
+    ".webm": ("video/webm",),
     ".txt": (TEXT,),
     ".text": (TEXT,),
     ".csv": (TEXT,),
@@ -61,6 +70,13 @@ _NAMES = {
     "image/heic": "a HEIC image",
     "image/heif": "a HEIF image",
     TEXT: "plain text",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "a Word document (DOCX)",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "an Excel workbook (XLSX)",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "a PowerPoint deck (PPTX)",
+    "video/mp4": "an MP4 video",
+    "video/quicktime": "a QuickTime video",
+    "video/x-m4v": "an M4V video",
+    "video/webm": "a WebM video",
 }
 
 
@@ -79,6 +95,8 @@ def sniff_media_type(head: bytes, name: str, source: BinaryIO | None = None) -> 
     if not head:
         raise UnsupportedFile(f"{name}: the file is empty")
     found = sniff(head, source)
+    if head.startswith(_CFB):
+        raise UnsupportedFile(f"{name}: {_cfb_reason(head, source)}")
     if found is None or found[0] == TEXT:
         for magic, what in _BINARY_MAGIC.items():
             if head.startswith(magic):
@@ -90,6 +108,22 @@ def sniff_media_type(head: bytes, name: str, source: BinaryIO | None = None) -> 
     media_type = found[0]
     check_extension(name, media_type)
     return media_type
+
+
+_CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+#: Office encrypts a protected DOCX/XLSX/PPTX into a CFB container with this stream.
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+
+
+def _cfb_reason(head: bytes, source: BinaryIO | None) -> str:
+    """A CFB (OLE2) container is either a password-protected OOXML file or a legacy format."""
+    data = head
+    if source is not None:
+        source.seek(0)
+        data = source.read(4 * 2**20)  # the directory sits near the start in small files
+    if _ENCRYPTED_STREAM in data:
+        return "the Office file is password-protected; please upload an unprotected copy"
+    return "a legacy Office document (.doc, .xls, .ppt) is not supported; save it as DOCX, XLSX or PPTX"
 
 
 def check_extension(name: str, media_type: str) -> None:
