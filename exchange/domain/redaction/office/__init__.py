@@ -1,0 +1,1 @@
+"""Office Open XML engines (DOCX, PPTX, XLSX) over one safely opened package layer."""

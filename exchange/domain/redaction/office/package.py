@@ -1,0 +1,713 @@
+"""A safely opened OOXML package (DOCX, XLSX, PPTX) and the sanitising all three share.
+
+Threat assumptions: the upload may be hostile. A ZIP may lie about sizes,
+claim enormous compression ratios, carry entry names that escape a directory
+(``..``, absolute paths, backslashes, drive letters), duplicates that one
+reader sees and another does not, or symlinks; XML may declare a DTD with
+entity bombs or external entities; the file may be an encrypted CFB container
+(a password-protected OOXML) or a macro-enabled variant.
+
+Invariants:
+
+* Nothing is decompressed before the central directory passed every check:
+  entry count, per-entry and total declared sizes, per-entry and total
+  compression ratio, entry names and symlink bits. Decompression is then
+  bounded by the declared sizes (a lying entry fails its CRC or its cap).
+  Every failure is :class:`UnsupportedFile` with one secret-free line.
+* XML is parsed by one parser that never loads a DTD, never resolves an
+  entity and never touches the network; any DOCTYPE is refused outright.
+* Parts live in memory only (the package object) and are written to disk only
+  into the job's own working directory (images handed to the image engine).
+* ``save`` writes a fresh, deterministic ZIP (fixed timestamps, deflate,
+  ``[Content_Types].xml`` first); nothing of the input's ZIP framing (comments,
+  extra fields, data after the directory) survives.
+* :func:`sanitise` removes what no recipient needs and no detector can read
+  reliably (thumbnails, macros, OLE objects, ActiveX, embedded packages and
+  fonts, printer settings, custom XML, external relationships other than
+  hyperlinks, people lists) and blanks document properties; references to
+  removed parts are removed from the XML so the output still opens. Reports
+  carry kinds and counts only.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import stat
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from lxml import etree
+
+from exchange.domain.errors import UnsupportedFile
+from exchange.domain.redaction.base import EngineLimits
+
+Kind = Literal["docx", "xlsx", "pptx"]
+
+CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_MAGIC = b"PK\x03\x04"
+
+ENCRYPTED_REASON = "the Office file is password-protected; please upload an unprotected copy"
+MACRO_REASON = "macro-enabled Office files are not accepted; save it as .docx/.xlsx/.pptx and upload again"
+_DAMAGED = "the Office file is damaged or not a valid OOXML package"
+
+CT_TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
+PKG_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
+P_NS = "http://schemas.openxmlformats.org/presentationml/2006/main"
+C_NS = "http://schemas.openxmlformats.org/drawingml/2006/chart"
+REL_BASE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+OFFICE_DOCUMENT = REL_BASE + "officeDocument"
+HYPERLINK = REL_BASE + "hyperlink"
+#: ISO 29500 Strict uses other namespaces throughout; we refuse it rather than half-read it.
+STRICT_PREFIX = "http://purl.oclc.org/ooxml/"
+
+#: main part content type -> (kind, macro-enabled)
+MAIN_TYPES: dict[str, tuple[Kind, bool]] = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": ("docx", False),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": ("docx", False),
+    "application/vnd.ms-word.document.macroEnabled.main+xml": ("docx", True),
+    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml": ("docx", True),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": ("xlsx", False),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": ("xlsx", False),
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml": ("xlsx", True),
+    "application/vnd.ms-excel.template.macroEnabled.main+xml": ("xlsx", True),
+    "application/vnd.ms-excel.sheet.binary.macroEnabled.main": ("xlsx", True),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": ("pptx", False),
+    "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml": ("pptx", False),
+    "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml": ("pptx", False),
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml": ("pptx", True),
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml": ("pptx", True),
+    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml": ("pptx", True),
+    "application/vnd.ms-powerpoint.addin.macroEnabled.main+xml": ("pptx", True),
+}
+
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_DOCTYPE = (b"<!DOCTYPE", b"<!ENTITY", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be"))
+
+
+@dataclass(frozen=True, slots=True)
+class OfficeLimits:
+    """ZIP limits; generous for real documents, far below what a bomb claims."""
+
+    max_entries: int = 10_000
+    #: one decompressed part
+    max_entry_bytes: int = 256 * 2**20
+    #: every decompressed part together
+    max_total_bytes: int = 1024 * 2**20
+    #: uncompressed/compressed for one entry, checked once it is larger than ``ratio_floor``
+    max_entry_ratio: float = 200.0
+    #: the same for the whole package
+    max_total_ratio: float = 100.0
+    ratio_floor: int = 2**20
+    #: [Content_Types].xml read while sniffing
+    max_sniff_bytes: int = 2**20
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=False
+    )
+
+
+def parse_xml(data: bytes, what: str = "an XML part") -> etree._Element:
+    """Parse OOXML safely: no DTD at all (entity bombs, external entities), no network."""
+    head = data[:4096]
+    if any(marker in head for marker in _DOCTYPE) or any(m in data for m in _DOCTYPE[:2]):
+        raise UnsupportedFile(f"the Office file declares a DTD in {what}; such files are not accepted")
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError:
+        raise UnsupportedFile(f"the Office file has malformed XML in {what}") from None
+    if root.getroottree().docinfo.doctype:
+        raise UnsupportedFile(f"the Office file declares a DTD in {what}; such files are not accepted")
+    return root
+
+
+def serialise_xml(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def local(tag: object) -> str:
+    """Local name of an element tag ("" for comments and processing instructions)."""
+    if not isinstance(tag, str):
+        return ""
+    return tag.rpartition("}")[2]
+
+
+# -- sniffing ------------------------------------------------------------------
+
+
+def _whole(head: bytes, source: BinaryIO | None) -> BinaryIO:
+    if source is None:
+        return io.BytesIO(head)
+    source.seek(0)
+    return source
+
+
+def is_cfb(head: bytes) -> bool:
+    return head.startswith(CFB_MAGIC)
+
+
+def encrypted_ooxml(head: bytes, source: BinaryIO | None = None) -> bool:
+    """A CFB container holding an ``EncryptedPackage`` stream: a password-protected OOXML file."""
+    if not is_cfb(head):
+        return False
+    needle = "EncryptedPackage".encode("utf-16-le")
+    if needle in head:
+        return True
+    if source is None:
+        return False
+    source.seek(0)
+    # Directory sectors sit anywhere; 8 MiB covers every real protected document's directory.
+    return needle in source.read(8 * 2**20)
+
+
+def ooxml_kind(head: bytes, source: BinaryIO | None = None) -> Kind | None:
+    """ "docx", "xlsx" or "pptx" from the main part's content type, macro-enabled types included."""
+    if not head.startswith(ZIP_MAGIC):
+        return None
+    limits = OfficeLimits()
+    try:
+        with zipfile.ZipFile(_whole(head, source)) as archive:
+            try:
+                info = archive.getinfo("[Content_Types].xml")
+            except KeyError:
+                return None
+            if info.file_size > limits.max_sniff_bytes:
+                return None
+            with archive.open(info) as handle:
+                data = handle.read(limits.max_sniff_bytes + 1)
+        root = parse_xml(data, "[Content_Types].xml")
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, UnsupportedFile):
+        return None
+    for element in root:
+        if local(element.tag) == "Override":
+            found = MAIN_TYPES.get((element.get("ContentType") or "").strip())
+            if found is not None:
+                return found[0]
+    return None
+
+
+# -- the package ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    id: str
+    type: str
+    target: str
+    external: bool
+    #: the part name the target resolves to (None for external targets)
+    part: str | None
+
+    @property
+    def kind(self) -> str:
+        """The relationship type's last segment, e.g. "hyperlink", "image"."""
+        return self.type.rstrip("/").rpartition("/")[2]
+
+
+def rels_name(part: str) -> str:
+    """The relationships part of ``part`` ("" for the package itself)."""
+    directory, _, base = part.rpartition("/")
+    return f"{directory}/_rels/{base}.rels" if directory else f"_rels/{base}.rels"
+
+
+def source_of_rels(rels: str) -> str:
+    """The part a relationships part belongs to ("" for the package's own)."""
+    directory, _, base = rels.rpartition("/")
+    owner_dir = directory.rpartition("/")[0] if directory.endswith("_rels") else directory
+    base = base.removesuffix(".rels")
+    if rels == "_rels/.rels":
+        return ""
+    return f"{owner_dir}/{base}" if owner_dir else base
+
+
+def resolve_target(source_part: str, target: str) -> str:
+    if target.startswith("/"):
+        return posixpath.normpath(target.lstrip("/"))
+    base = posixpath.dirname(source_part)
+    return posixpath.normpath(posixpath.join(base, target)) if base else posixpath.normpath(target)
+
+
+def _check_name(name: str, seen: set[str]) -> None:
+    if not name or "\\" in name or "\x00" in name:
+        raise UnsupportedFile("the Office file has an entry with a forbidden name")
+    if name.startswith("/") or _DRIVE.match(name):
+        raise UnsupportedFile("the Office file has an entry with an absolute path")
+    if ".." in name.split("/"):
+        raise UnsupportedFile("the Office file has an entry whose name leaves its folder (..)")
+    # OPC part names compare case-insensitively; two spellings of one part let readers disagree.
+    key = name.casefold()
+    if key in seen:
+        raise UnsupportedFile("the Office file has duplicate entries")
+    seen.add(key)
+
+
+def _check_directory(infos: list[zipfile.ZipInfo], limits: OfficeLimits) -> None:
+    if len(infos) > limits.max_entries:
+        raise UnsupportedFile(f"the Office file has more than {limits.max_entries} entries")
+    seen: set[str] = set()
+    total = compressed = 0
+    for info in infos:
+        _check_name(info.filename, seen)
+        if info.flag_bits & 0x1:
+            raise UnsupportedFile(ENCRYPTED_REASON)
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise UnsupportedFile("the Office file contains a symbolic link")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UnsupportedFile("the Office file uses an unsupported ZIP compression method")
+        if info.file_size > limits.max_entry_bytes:
+            raise UnsupportedFile(
+                f"the Office file has a part larger than {limits.max_entry_bytes // 2**20} MiB"
+            )
+        if info.file_size > limits.ratio_floor and info.file_size > limits.max_entry_ratio * max(
+            info.compress_size, 1
+        ):
+            raise UnsupportedFile("the Office file has a part with an implausible compression ratio")
+        total += info.file_size
+        compressed += info.compress_size
+    if total > limits.max_total_bytes:
+        raise UnsupportedFile(f"the Office file unpacks to more than {limits.max_total_bytes // 2**20} MiB")
+    if total > limits.ratio_floor * 10 and total > limits.max_total_ratio * max(compressed, 1):
+        raise UnsupportedFile("the Office file has an implausible compression ratio")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    # The cap is the declared size plus one: a member inflating beyond its header is caught here.
+    with archive.open(info) as member:
+        data = member.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise UnsupportedFile(_DAMAGED)
+    return data
+
+
+@dataclass(slots=True)
+class OfficePackage:
+    """The parts of one OOXML package, in memory; see the module docstring."""
+
+    parts: dict[str, bytes]
+    kind: Kind
+    main_part: str
+    #: part -> relationship ids removed from it whose references must leave its XML
+    dropped: dict[str, set[str]] = field(default_factory=dict)
+    _types: etree._Element | None = None
+
+    # -- opening ---------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, path: Path, limits: EngineLimits | None = None, office: OfficeLimits | None = None
+    ) -> OfficePackage:
+        limits = limits or EngineLimits()
+        try:
+            size = path.stat().st_size
+            with path.open("rb") as handle:
+                head = handle.read(8)
+                if size > limits.max_input_bytes:
+                    raise UnsupportedFile(
+                        f"the Office file is larger than {limits.max_input_bytes // 2**20} MiB"
+                    )
+                handle.seek(0)
+                return cls.open_stream(handle, head, office)
+        except OSError:
+            raise UnsupportedFile("the file cannot be read") from None
+
+    @classmethod
+    def open_bytes(cls, data: bytes, office: OfficeLimits | None = None) -> OfficePackage:
+        return cls.open_stream(io.BytesIO(data), data[:8], office)
+
+    @classmethod
+    def open_stream(cls, handle: BinaryIO, head: bytes, office: OfficeLimits | None = None) -> OfficePackage:
+        office = office or OfficeLimits()
+        if is_cfb(head):
+            raise UnsupportedFile(ENCRYPTED_REASON)
+        if not head.startswith(ZIP_MAGIC):
+            raise UnsupportedFile("the file is not an Office (OOXML) package")
+        try:
+            with zipfile.ZipFile(handle) as archive:
+                infos = archive.infolist()
+                _check_directory(infos, office)
+                parts: dict[str, bytes] = {}
+                for info in infos:
+                    if info.is_dir():
+                        continue
+                    parts[info.filename] = _read_member(archive, info)
+        except UnsupportedFile:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError):
+            raise UnsupportedFile(_DAMAGED) from None
+        except OSError:
+            raise UnsupportedFile(_DAMAGED) from None
+        return cls._from_parts(parts)
+
+    @classmethod
+    def _from_parts(cls, parts: dict[str, bytes]) -> OfficePackage:
+        if "[Content_Types].xml" not in parts or "_rels/.rels" not in parts:
+            raise UnsupportedFile(_DAMAGED)
+        package = cls(parts, "docx", "")
+        main = [r for r in package.relationships("") if r.type.endswith("/officeDocument")]
+        if main and main[0].type.startswith(STRICT_PREFIX):
+            raise UnsupportedFile("Strict Open XML files are not supported; save as a regular Office file")
+        if not main or main[0].external or main[0].part not in parts:
+            raise UnsupportedFile(_DAMAGED)
+        main_part = main[0].part
+        assert main_part is not None  # noqa: S101  (checked just above)
+        found = MAIN_TYPES.get(package.content_type(main_part))
+        if found is None:
+            raise UnsupportedFile("the Office file's main part has an unknown type")
+        if found[1]:
+            raise UnsupportedFile(MACRO_REASON)
+        package.kind, package.main_part = found[0], main_part
+        return package
+
+    # -- parts -----------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        return list(self.parts)
+
+    def has(self, name: str) -> bool:
+        return name in self.parts
+
+    def read_bytes(self, name: str) -> bytes:
+        return self.parts[name]
+
+    def read_xml(self, name: str) -> etree._Element:
+        return parse_xml(self.parts[name], name)
+
+    def write_xml(self, name: str, root: etree._Element) -> None:
+        self.parts[name] = serialise_xml(root)
+        if name == "[Content_Types].xml":
+            self._types = None
+
+    def write_bytes(self, name: str, data: bytes, content_type: str | None = None) -> None:
+        self.parts[name] = data
+        if content_type is not None and self.content_type(name) != content_type:
+            self.set_override(name, content_type)
+
+    # -- content types -----------------------------------------------------------
+
+    def _content_types(self) -> etree._Element:
+        if self._types is None:
+            self._types = self.read_xml("[Content_Types].xml")
+        return self._types
+
+    def _store_types(self) -> None:
+        types = self._content_types()
+        self.parts["[Content_Types].xml"] = serialise_xml(types)
+
+    def content_type(self, name: str) -> str:
+        types = self._content_types()
+        wanted = "/" + name
+        for element in types:
+            if local(element.tag) == "Override" and (element.get("PartName") or "").lower() == wanted.lower():
+                return (element.get("ContentType") or "").strip()
+        extension = name.rpartition(".")[2].lower() if "." in name.rpartition("/")[2] else ""
+        for element in types:
+            if local(element.tag) == "Default" and (element.get("Extension") or "").lower() == extension:
+                return (element.get("ContentType") or "").strip()
+        return ""
+
+    def set_override(self, name: str, content_type: str) -> None:
+        self.remove_override(name)
+        types = self._content_types()
+        etree.SubElement(types, f"{{{CT_TYPES}}}Override", PartName="/" + name, ContentType=content_type)
+        self._store_types()
+
+    def ensure_default(self, extension: str, content_type: str) -> None:
+        types = self._content_types()
+        for element in types:
+            if local(element.tag) == "Default" and (element.get("Extension") or "").lower() == extension:
+                return
+        default = etree.Element(f"{{{CT_TYPES}}}Default", Extension=extension, ContentType=content_type)
+        types.insert(0, default)
+        self._store_types()
+
+    def remove_override(self, name: str) -> None:
+        types = self._content_types()
+        wanted = ("/" + name).lower()
+        gone = [
+            e for e in types if local(e.tag) == "Override" and (e.get("PartName") or "").lower() == wanted
+        ]
+        for element in gone:
+            types.remove(element)
+        if gone:
+            self._store_types()
+
+    # -- relationships -----------------------------------------------------------
+
+    def rels_parts(self) -> list[str]:
+        return [n for n in self.parts if n.endswith(".rels") and ("/_rels/" in n or n.startswith("_rels/"))]
+
+    def relationships(self, part: str) -> list[Relationship]:
+        """Relationships of ``part`` ("" for the package's own)."""
+        name = "_rels/.rels" if part == "" else rels_name(part)
+        if name not in self.parts:
+            return []
+        out = []
+        for element in self.read_xml(name):
+            if local(element.tag) != "Relationship":
+                continue
+            target = element.get("Target") or ""
+            external = (element.get("TargetMode") or "").lower() == "external"
+            out.append(
+                Relationship(
+                    element.get("Id") or "",
+                    element.get("Type") or "",
+                    target,
+                    external,
+                    None if external else resolve_target(part, target),
+                )
+            )
+        return out
+
+    def remove_relationships(self, part: str, ids: Iterable[str]) -> int:
+        """Remove relationships of ``part`` by id; their references are removed by :meth:`drop_references`."""
+        wanted = set(ids)
+        name = "_rels/.rels" if part == "" else rels_name(part)
+        if not wanted or name not in self.parts:
+            return 0
+        root = self.read_xml(name)
+        gone = [e for e in root if local(e.tag) == "Relationship" and e.get("Id") in wanted]
+        for element in gone:
+            root.remove(element)
+        self.write_xml(name, root)
+        self.dropped.setdefault(part, set()).update(e.get("Id") or "" for e in gone)
+        return len(gone)
+
+    def set_relationship_target(self, part: str, rid: str, target: str) -> None:
+        name = "_rels/.rels" if part == "" else rels_name(part)
+        root = self.read_xml(name)
+        for element in root:
+            if local(element.tag) == "Relationship" and element.get("Id") == rid:
+                element.set("Target", target)
+        self.write_xml(name, root)
+
+    def remove_part(self, name: str) -> None:
+        """Remove a part, its own relationships, its Override and every relationship targeting it."""
+        self.parts.pop(name, None)
+        self.parts.pop(rels_name(name), None)
+        self.remove_override(name)
+        self.dropped.pop(name, None)
+        for rels in self.rels_parts():
+            owner = source_of_rels(rels)
+            ids = [r.id for r in self.relationships(owner) if r.part == name]
+            if ids:
+                self.remove_relationships(owner, ids)
+
+    def rename_part(self, old: str, new: str) -> None:
+        """Move a part to a new name, retargeting every relationship that points at it."""
+        self.parts[new] = self.parts.pop(old)
+        if rels_name(old) in self.parts:
+            self.parts[rels_name(new)] = self.parts.pop(rels_name(old))
+        self.remove_override(old)
+        for rels in self.rels_parts():
+            owner = source_of_rels(rels)
+            for rel in self.relationships(owner):
+                if rel.part == old:
+                    target = posixpath.relpath(new, posixpath.dirname(owner) or ".")
+                    self.set_relationship_target(owner, rel.id, target)
+
+    def targets(self, type_suffix: str) -> Iterator[tuple[str, Relationship]]:
+        """(owner, relationship) for every relationship whose type ends with ``type_suffix``."""
+        for rels in self.rels_parts():
+            owner = source_of_rels(rels)
+            for rel in self.relationships(owner):
+                if rel.type.endswith(type_suffix):
+                    yield owner, rel
+
+    # -- writing -----------------------------------------------------------------
+
+    def save(self) -> bytes:
+        """A fresh, deterministic ZIP of the parts (see the module docstring)."""
+        first = [n for n in ("[Content_Types].xml", "_rels/.rels") if n in self.parts]
+        order = first + [n for n in self.parts if n not in first]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in order:
+                info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o600 << 16
+                archive.writestr(info, self.parts[name], compresslevel=6)
+        return buffer.getvalue()
+
+    def copy(self) -> OfficePackage:
+        return OfficePackage(
+            dict(self.parts), self.kind, self.main_part, {k: set(v) for k, v in self.dropped.items()}
+        )
+
+
+# -- sanitising ------------------------------------------------------------------
+
+#: (substring of a lower-cased part name, report kind); first match wins
+_REMOVED_PARTS: tuple[tuple[str, str], ...] = (
+    ("docprops/thumbnail.", "thumbnail"),
+    ("vbaproject", "macros"),
+    ("vbadata.xml", "macros"),
+    ("/activex/", "activex"),
+    ("/printersettings/", "printer_settings"),
+    ("/embeddings/", "embedded_objects"),
+    ("customxml/", "custom_xml"),
+    ("docprops/custom.xml", "custom_properties"),
+    ("word/people.xml", "comment_people"),
+    (".odttf", "embedded_fonts"),
+    (".fntdata", "embedded_fonts"),
+)
+#: document properties that name people, companies or the subject
+_CORE_KEPT = frozenset({"created", "modified"})
+_APP_REMOVED = frozenset({"Company", "Manager", "HyperlinkBase", "TitlesOfParts", "HeadingPairs", "Template"})
+
+
+def _note(counts: dict[str, int], kind: str, n: int = 1) -> None:
+    if n:
+        counts[kind] = counts.get(kind, 0) + n
+
+
+def _removed_kind(name: str) -> str | None:
+    low = "/" + name.lower()
+    for marker, kind in _REMOVED_PARTS:
+        if marker in low:
+            if kind == "embedded_objects":
+                return "ole_objects" if low.endswith(".bin") else "embedded_packages"
+            return kind
+    return None
+
+
+def sanitise(package: OfficePackage) -> dict[str, int]:
+    """Remove and blank what no recipient needs (module docstring); counts per kind."""
+    counts: dict[str, int] = {}
+    for _owner, rel in list(package.targets("/thumbnail")):
+        if rel.part and package.has(rel.part):
+            package.remove_part(rel.part)
+            _note(counts, "thumbnail")
+    for name in list(package.parts):
+        kind = _removed_kind(name)
+        if kind is not None and package.has(name):
+            if kind == "custom_properties":
+                _note(counts, kind, _count_children(package, name))
+            package.remove_part(name)
+            _note(counts, kind)
+    for rels in package.rels_parts():
+        owner = source_of_rels(rels)
+        if rels not in package.parts:
+            continue
+        external = [r for r in package.relationships(owner) if r.external and r.kind != "hyperlink"]
+        for rel in external:
+            _note(counts, f"external_{rel.kind or 'link'}")
+        package.remove_relationships(owner, [r.id for r in external])
+    for _owner, rel in list(package.targets("/core-properties")):
+        if rel.part and package.has(rel.part):
+            _note(counts, "core_properties", _blank_children(package, rel.part, keep=_CORE_KEPT))
+    for _owner, rel in list(package.targets("/extended-properties")):
+        if rel.part and package.has(rel.part):
+            _note(counts, "app_properties", _blank_children(package, rel.part, remove=_APP_REMOVED))
+    _note(counts, "references_removed", drop_references(package))
+    return counts
+
+
+def _count_children(package: OfficePackage, name: str) -> int:
+    try:
+        return len(package.read_xml(name))
+    except UnsupportedFile:
+        return 0
+
+
+def _blank_children(
+    package: OfficePackage,
+    name: str,
+    keep: frozenset[str] | None = None,
+    remove: frozenset[str] | None = None,
+) -> int:
+    root = package.read_xml(name)
+    gone = [
+        e
+        for e in root
+        if (keep is not None and local(e.tag) not in keep) or (remove is not None and local(e.tag) in remove)
+    ]
+    for element in gone:
+        root.remove(element)
+    package.write_xml(name, root)
+    return len(gone)
+
+
+# -- references to removed relationships -------------------------------------------
+
+#: element local name -> ancestors (nearest first wins) removed with it instead of itself
+_REMOVE_WITH: dict[str, tuple[str, ...]] = {
+    "OLEObject": ("object", "pict"),
+    "imagedata": ("object", "pict"),
+    "control": ("object", "pict", "graphicFrame"),
+    "oleObj": ("graphicFrame",),
+    "blip": ("drawing", "pic", "graphicFrame"),
+    "svgBlip": (),
+}
+#: elements whose children stay when the reference goes (a hyperlink's display text)
+_UNWRAP = frozenset({"hyperlink"})
+
+
+def unwrap(element: etree._Element) -> None:
+    """Replace ``element`` by its children (a hyperlink loses its link, keeps its text)."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    index = parent.index(element)
+    for offset, child in enumerate(list(element)):
+        parent.insert(index + offset, child)
+    parent.remove(element)
+
+
+def remove_element(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is not None:
+        parent.remove(element)
+
+
+def _ancestor(element: etree._Element, names: tuple[str, ...]) -> etree._Element | None:
+    for name in names:
+        node = element.getparent()
+        while node is not None:
+            if local(node.tag) == name:
+                return node
+            node = node.getparent()
+    return None
+
+
+def drop_references(package: OfficePackage) -> int:
+    """Remove XML references to relationships removed from each part; the count of elements."""
+    removed = 0
+    for part, ids in list(package.dropped.items()):
+        if not ids or not package.has(part) or part.endswith(".rels"):
+            continue
+        try:
+            root = package.read_xml(part)
+        except UnsupportedFile:
+            continue
+        hits = [
+            (element, attr)
+            for element in root.iter()
+            for attr, value in element.attrib.items()
+            if attr.startswith(f"{{{R_NS}}}") and value in ids
+        ]
+        for element, attr in hits:
+            name = local(element.tag)
+            if name == "blip" and local(attr) == "link" and f"{{{R_NS}}}embed" not in element.attrib:
+                del element.attrib[attr]
+            elif name in _UNWRAP:
+                unwrap(element)
+            else:
+                target = _ancestor(element, _REMOVE_WITH.get(name, ())) or element
+                if target is not root:
+                    remove_element(target)
+            removed += 1
+        package.write_xml(part, root)
+        package.dropped[part] = set()
+    return removed
