@@ -74,6 +74,14 @@ def img2pdf_scan(dirpath: Path, pages: int = 3, name: str = "scan_img2pdf.pdf") 
     return path
 
 
+def sideways_scan(dirpath: Path) -> Path:
+    """A page scanned sideways (text turned 90 degrees), wrapped by img2pdf as it is."""
+    path = dirpath / "scan_sideways.pdf"
+    page = draw_text(scan_lines(1)).rotate(90, expand=True, fillcolor=255)
+    path.write_bytes(img2pdf.convert([_png(page)], layout_fun=img2pdf.get_fixed_dpi_layout_fun((100, 100))))
+    return path
+
+
 def reportlab_photo(dirpath: Path) -> Path:
     """A born-digital page (real text) with an embedded label picture holding the secrets."""
     path = dirpath / "reportlab_photo.pdf"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from PIL import Image
 
 from exchange.domain.detection.normalise import fold
 from exchange.domain.detection.planner import RecipientPlan
@@ -213,3 +214,23 @@ def test_low_confidence_needs_review(scans: dict[str, Path]) -> None:
     assert result.report["needs_review"] is True
     assert result.report["ocr"]["low_confidence_images"] == 1
     assert "confidence" in result.report["review_reasons"][0]
+
+
+def test_a_sideways_scan_is_read_turned(tmp_path: Path) -> None:
+    src = producer_scans.sideways_scan(tmp_path)
+    engine = PdfEngine()
+    result = engine.redact(engine.read(src, LIMITS), plan())
+    out = write(result, tmp_path, "sideways")
+    assert result.report["counts"]["CUSTOMER"] >= 3
+    # Poppler renders it sideways; turn the render upright for the independent reader.
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-singlefile", str(out), str(tmp_path / "s")], check=True
+    )
+    upright = tmp_path / "upright.png"
+    Image.open(tmp_path / "s.png").rotate(-90, expand=True).save(upright)
+    text = subprocess.run(
+        ["tesseract", str(upright), "stdout", "-l", "eng"], check=True, capture_output=True, timeout=120
+    ).stdout.decode()
+    assert "Purchase order" in text
+    for value in SECRETS:
+        assert not _contains(text, value), value

@@ -42,7 +42,7 @@ from PIL import Image, ImageChops, ImageDraw
 
 from exchange.domain.detection.findings import Redaction, merge_redactions
 from exchange.domain.redaction.base import EngineLimits
-from exchange.domain.redaction.image.ocr import OcrResult, OcrWord, assemble, ocr_image
+from exchange.domain.redaction.image.ocr import OcrResult, OcrWord, assemble, ocr_image, ocr_oriented
 from exchange.domain.redaction.pdf.limits import PdfLimits, check_stream_size, stream_filters
 from exchange.domain.redaction.pdf.textmodel import Box, ImagePlacement, Interpreter, PageModel, transform_box
 from exchange.domain.redaction.pdf.verify import Leak, Needles
@@ -215,8 +215,14 @@ class PixelReader:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def submit(self, image: Image.Image, key: str | None = None) -> str:
-        """Start reading ``image`` unless its pixels were read already; returns its key."""
+    def submit(self, image: Image.Image, key: str | None = None, *, oriented: bool = True) -> str:
+        """Start reading ``image`` unless its pixels were read already; returns its key.
+
+        ``oriented`` adds the image engine's turn search when the upright pass
+        reads too little (sideways or slanted scans); the verifier re-reads
+        painted pixels upright only, since a painted image reads "weak" by
+        design and the search would multiply its cost (see the report).
+        """
         key = key or pixel_key(image)
         with self._lock:
             if key in self.results or key in self._pending:
@@ -225,7 +231,7 @@ class PixelReader:
             self._pool = ThreadPoolExecutor(self.settings.workers, thread_name_prefix="ocr")
         self._slots.acquire()
         try:
-            future = self._pool.submit(self._ocr, image)
+            future = self._pool.submit(self._ocr, image, oriented)
         except BaseException:
             self._slots.release()
             raise
@@ -252,11 +258,14 @@ class PixelReader:
     def read(self, image: Image.Image) -> OcrResult:
         return self.get(self.submit(image))
 
-    def _ocr(self, image: Image.Image) -> OcrResult:
+    def _ocr(self, image: Image.Image, oriented: bool) -> OcrResult:
         settings = self.settings
         scale = 2 if max(image.size) < _UPSCALE_BELOW else 1
         target = image.resize((image.width * scale, image.height * scale)) if scale > 1 else image
-        result = ocr_image(target, languages=settings.languages, timeout=settings.timeout)
+        if oriented:
+            result = ocr_oriented(target, languages=settings.languages, timeout=settings.timeout)
+        else:
+            result = ocr_image(target, languages=settings.languages, timeout=settings.timeout)
         if scale == 1:
             return result
         words = [
@@ -343,8 +352,11 @@ class PagePixels:
 
 
 def margin(box: tuple[int, int, int, int], size: tuple[int, int]) -> PixelRect:
-    """A box grown by a fifth of its height (at least 2 px), clipped to the image."""
-    pad = max(2, (box[3] - box[1]) // 5)
+    """A box grown by a fifth of its line height (at least 2 px), clipped to the image.
+
+    The line height is the box's shorter side, so sideways text gets the same margin.
+    """
+    pad = max(2, min(box[2] - box[0], box[3] - box[1]) // 5)
     return (
         max(box[0] - pad, 0),
         max(box[1] - pad, 0),
@@ -492,7 +504,7 @@ def scan_pixels(data: bytes, needles: Needles, reader: PixelReader, limits: PdfL
                     continue
                 shown = appearance(use.drawn)
                 if needles and not too_small(shown.size):
-                    pending.append((number, reader.submit(shown)))
+                    pending.append((number, reader.submit(shown, oriented=False)))
             del model
     for number, key in pending:
         leaks.extend(Leak(number, "image_text", idx) for idx in needles.search(reader.get(key).text))
