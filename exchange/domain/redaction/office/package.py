@@ -31,20 +31,35 @@ Invariants:
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import posixpath
 import re
 import stat
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from lxml import etree
 
 from exchange.domain.errors import UnsupportedFile
-from exchange.domain.redaction.base import EngineLimits
+from exchange.domain.redaction.base import (
+    EngineLimits,
+    RedactionResult,
+    SourceDocument,
+    TextUnit,
+    count_types,
+    new_report,
+)
+from exchange.domain.redaction.image.engine import ImageDocument, ImageEngine, sniff_image
+from exchange.domain.redaction.text import find_leaks
+
+if TYPE_CHECKING:
+    from exchange.domain.detection.planner import RecipientPlan
 
 Kind = Literal["docx", "xlsx", "pptx"]
 
@@ -711,3 +726,330 @@ def drop_references(package: OfficePackage) -> int:
         package.write_xml(part, root)
         package.dropped[part] = set()
     return removed
+
+
+def remove_orphans(package: OfficePackage) -> int:
+    """Remove parts no relationship reaches any more (a removed OLE object's preview, ...)."""
+    removed = 0
+    while True:
+        reached = {"[Content_Types].xml"}
+        for rels in package.rels_parts():
+            reached.update(r.part for r in package.relationships(source_of_rels(rels)) if r.part)
+        orphans = [
+            n
+            for n in package.parts
+            if n not in reached and not n.endswith(".rels") and n != "[Content_Types].xml"
+        ]
+        # A relationships part whose owner is gone is an orphan too.
+        orphans += [
+            r for r in package.rels_parts() if r != "_rels/.rels" and source_of_rels(r) not in package.parts
+        ]
+        if not orphans:
+            return removed
+        for name in orphans:
+            package.remove_part(name)
+            removed += 1
+
+
+# -- the engine flow shared by the three formats ------------------------------------
+
+#: content types (and name endings) read as XML
+_XML_ENDINGS = (".xml", ".rels", ".vml")
+#: images the image engine reads and writes in the same format
+_IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/tiff": "tiff", "image/webp": "webp"}
+
+
+def is_xml_part(package: OfficePackage, name: str) -> bool:
+    content_type = package.content_type(name)
+    return content_type.endswith(("xml", "+xml")) or name.lower().endswith(_XML_ENDINGS)
+
+
+def placeholder_png() -> bytes:
+    """A small opaque grey PNG standing in for a picture nobody can read reliably (EMF, SVG, ...)."""
+    from PIL import Image  # noqa: PLC0415  (Pillow is heavy; only documents with such pictures need it)
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (160, 160, 160)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@dataclass(slots=True)
+class OfficeDocument(SourceDocument):
+    """A read OOXML file: its package after recipient-independent clean-up, and its images' OCR."""
+
+    package: OfficePackage | None = None
+    #: image digest -> the image engine's document for it (OCR kept for redaction)
+    images: dict[str, ImageDocument] = field(default_factory=dict)
+    #: image part -> its digest
+    image_parts: dict[str, str] = field(default_factory=dict)
+    #: parts that are placeholders written by us (pictures no engine reads)
+    placeholders: set[str] = field(default_factory=set)
+    #: what read() removed or blanked, per kind
+    sanitised: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+class OfficeEngine:
+    """The flow every OOXML engine shares; a format supplies three hooks.
+
+    * ``prepare(package)``: recipient-independent clean-up (tracked changes,
+      authors, ...), counts per kind;
+    * ``units(package)``: every text the detector must read, in the order the
+      format's ``apply`` will ask ``plan.find`` about them;
+    * ``apply(package, plan)``: remove what the plan finds from every XML part;
+      returns the entity types removed.
+
+    Verification does not trust the hooks: every part of the written output is
+    read again whole (see :func:`verify_package`).
+    """
+
+    format: str = "office"
+    kind: Kind = "docx"
+    media_type: str = ""
+    label: str = "an Office file"
+
+    @property
+    def media_types(self) -> tuple[str, ...]:
+        return (self.media_type,)
+
+    def sniff(self, head: bytes, source: BinaryIO | None = None) -> str | None:
+        return self.media_type if ooxml_kind(head, source) == self.kind else None
+
+    def prepare(self, package: OfficePackage) -> dict[str, int]:
+        return {}
+
+    def units(self, package: OfficePackage) -> list[TextUnit]:
+        raise NotImplementedError
+
+    def apply(self, package: OfficePackage, plan: RecipientPlan) -> list[str]:
+        raise NotImplementedError
+
+    # -- reading ---------------------------------------------------------------
+
+    def read(self, source: Path, limits: EngineLimits) -> SourceDocument:
+        package = OfficePackage.open(source, limits)
+        if package.kind != self.kind:
+            raise UnsupportedFile(f"the file is an Office package but not {self.label}")
+        counts = sanitise(package)
+        for kind, n in self.prepare(package).items():
+            _note(counts, kind, n)
+        _note(counts, "references_removed", drop_references(package))
+        _note(counts, "orphan_parts", remove_orphans(package))
+        document = OfficeDocument(source, self.media_type, package=package)
+        self._classify(document, counts, limits)
+        document.sanitised = counts
+        document.units = self.units(package)
+        for image in document.images.values():
+            document.units.extend(TextUnit(u.text, None, "ocr") for u in image.units)
+        document.facts["sanitised"] = dict(counts)
+        document.facts["images"] = len(document.image_parts)
+        return document
+
+    def _classify(self, document: OfficeDocument, counts: dict[str, int], limits: EngineLimits) -> None:
+        """Every part is XML we read, an image the image engine reads, a placeholder, or removed."""
+        package = document.package
+        assert package is not None  # noqa: S101  (set by read)
+        for name in list(package.parts):
+            if not package.has(name) or name == "[Content_Types].xml":
+                continue
+            if is_xml_part(package, name):
+                try:
+                    package.read_xml(name)
+                except UnsupportedFile:
+                    if not name.lower().endswith(".vml"):
+                        raise
+                    # Legacy VML is often not well-formed XML; it is dropped rather than half-read.
+                    package.remove_part(name)
+                    _note(counts, "unreadable_parts")
+                continue
+            data = package.read_bytes(name)
+            content_type = package.content_type(name)
+            if content_type.startswith("image/") or "/media/" in "/" + name:
+                if sniff_image(data[:16]) in _IMAGE_TYPES and self._read_image(document, name, limits):
+                    continue
+                self._replace_with_placeholder(document, name)
+                _note(counts, "pictures_replaced")
+                continue
+            package.remove_part(name)
+            _note(counts, "unknown_parts")
+        _note(counts, "references_removed", drop_references(package))
+
+    def _read_image(self, document: OfficeDocument, name: str, limits: EngineLimits) -> bool:
+        package = document.package
+        assert package is not None  # noqa: S101
+        data = package.read_bytes(name)
+        digest = hashlib.sha256(data).hexdigest()
+        if digest not in document.images:
+            # The image engine reads files; the copy stays in the job's own directory and is removed.
+            handle, temp = tempfile.mkstemp(prefix=".office-image-", dir=document.path.parent)
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                image = ImageEngine().read(Path(temp), limits)
+            except UnsupportedFile:
+                document.warnings.append("an embedded picture could not be decoded and was replaced")
+                return False
+            finally:
+                Path(temp).unlink(missing_ok=True)
+            assert isinstance(image, ImageDocument)  # noqa: S101  (ImageEngine.read's type)
+            if image.kind not in ("PNG", "JPEG", "TIFF", "WEBP"):
+                return False
+            document.images[digest] = image
+            if image.facts.get("review_reasons"):
+                document.warnings.extend(
+                    f"embedded picture: {reason}" for reason in image.facts["review_reasons"]
+                )
+        document.image_parts[name] = digest
+        return True
+
+    @staticmethod
+    def _replace_with_placeholder(document: OfficeDocument, name: str) -> None:
+        package = document.package
+        assert package is not None  # noqa: S101
+        stem = name.rpartition(".")[0] if "." in name.rpartition("/")[2] else name
+        new, n = stem + ".png", 1
+        while package.has(new) and new != name:
+            new, n = f"{stem}-{n}.png", n + 1
+        if new != name:
+            package.rename_part(name, new)
+        package.write_bytes(new, placeholder_png())
+        package.ensure_default("png", "image/png")
+        document.placeholders.add(new)
+
+    # -- redacting ---------------------------------------------------------------
+
+    def redact(self, document: SourceDocument, plan: RecipientPlan) -> RedactionResult:
+        if not isinstance(document, OfficeDocument) or document.package is None:
+            raise TypeError(f"{type(self).__name__}.redact needs the document its read() returned")
+        report = new_report(self.format)
+        report["sanitised"] = dict(document.sanitised)
+        report["warnings"] = list(dict.fromkeys(document.warnings))
+        report["images"] = plan.images
+        package = document.package.copy()
+        try:
+            found = self.apply(package, plan)
+            _note(report["sanitised"], "references_removed", drop_references(package))
+        except UnsupportedFile as exc:
+            return _withheld(report, f"the document could not be redacted: {exc.message}", self.media_type)
+        image_types, image_failure = self._redact_images(document, package, plan, report)
+        if image_failure:
+            return _withheld(report, image_failure, self.media_type)
+        report["counts"] = count_types([*found, *image_types])
+        try:
+            data = package.save()
+        except (OSError, ValueError) as exc:
+            return _withheld(report, f"the file could not be written ({type(exc).__name__})", self.media_type)
+        images = set(document.image_parts) | document.placeholders
+        renamed = report.pop("_renamed", {})
+        images = {renamed.get(n, n) for n in images}
+        leaks, unreadable = verify_package(data, plan.sensitive_values, images)
+        checks = [
+            "xml_text_and_attributes",
+            "part_names",
+            "images_ocr" if document.image_parts else "no_images",
+        ]
+        report["verification"] = {
+            "performed": True,
+            "passed": not leaks and not unreadable,
+            "checks": checks,
+            "leaks": [
+                {"kind": "part", "part": part, "value_index": plan.sensitive_values.index(value)}
+                for part, value in leaks
+            ],
+            "unreadable_parts": unreadable,
+        }
+        if unreadable:
+            return _withheld(
+                report, f"{len(unreadable)} part(s) of the output could not be read", self.media_type
+            )
+        if leaks:
+            return _withheld(
+                report,
+                "verification found redacted content in the output",
+                self.media_type,
+                [v for _, v in leaks],
+            )
+        report["ok"] = True
+        return RedactionResult(True, data, report, self.media_type)
+
+    def _redact_images(
+        self, document: OfficeDocument, package: OfficePackage, plan: RecipientPlan, report: dict[str, Any]
+    ) -> tuple[list[str], str]:
+        """Each distinct picture through the image engine once; (entity types, failure reason)."""
+        if not document.image_parts:
+            return [], ""
+        engine = ImageEngine()
+        outputs: dict[str, RedactionResult] = {}
+        found: list[str] = []
+        ocr_images = 0
+        for digest, image in document.images.items():
+            result = engine.redact(image, plan)
+            if not result.ok or result.data is None:
+                reason = result.report.get("withheld", "it could not be verified")
+                return found, f"an embedded picture was withheld: {reason}"
+            outputs[digest] = result
+            ocr_images += 1
+            for etype, n in result.report.get("counts", {}).items():
+                found.extend([etype] * n)
+            if result.report.get("needs_review"):
+                report["needs_review"] = True
+                report["review_reasons"].extend(result.report.get("review_reasons", []))
+        for name, digest in document.image_parts.items():
+            package.write_bytes(name, outputs[digest].data or b"")
+        report["ocr"] = {"used": True, "images": ocr_images}
+        if plan.images == "keep":
+            report["warnings"].append("images kept by policy: their pixels were not redacted or verified")
+        return found, ""
+
+
+def _withheld(
+    report: dict[str, Any], reason: str, media_type: str, leaks: list[str] | None = None
+) -> RedactionResult:
+    report["ok"] = False
+    report["withheld"] = reason
+    report["verification"]["passed"] = False
+    return RedactionResult(False, None, report, media_type, "", list(leaks or []))
+
+
+#: elements whose text is read joined up (runs of one paragraph, one shared string)
+_JOINED = frozenset({"p", "si", "is", "txBody"})
+
+
+def part_texts(root: etree._Element) -> str:
+    """Every text node, every attribute value, and each paragraph's runs joined up, one per line."""
+    pieces: list[str] = list(root.itertext())
+    for element in root.iter():
+        if element.attrib:
+            pieces.extend(element.attrib.values())
+        if local(element.tag) in _JOINED:
+            pieces.append("".join(element.itertext()))
+    return "\n".join(pieces)
+
+
+def verify_package(
+    data: bytes, sensitive_values: list[str], images: set[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """(part, value) leaks and unreadable parts of a written package.
+
+    Every part is read whole, edited or not: XML parts for their text and
+    attribute values, part names themselves; the only non-XML parts allowed
+    are ``images``, which the image engine wrote and verified itself.
+    """
+    leaks: list[tuple[str, str]] = []
+    unreadable: list[str] = []
+    try:
+        package = OfficePackage.open_bytes(data)
+    except UnsupportedFile:
+        return [], ["(package)"]
+    leaks.extend(("(part names)", v) for v in find_leaks("\n".join(package.parts), sensitive_values))
+    for name in package.parts:
+        if is_xml_part(package, name):
+            try:
+                root = package.read_xml(name)
+            except UnsupportedFile:
+                unreadable.append(name)
+                continue
+            leaks.extend((name, v) for v in find_leaks(part_texts(root), sensitive_values))
+        elif name not in images:
+            unreadable.append(name)
+    return leaks, unreadable

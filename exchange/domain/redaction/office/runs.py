@@ -1,0 +1,275 @@
+"""Run-level text redaction for WordprocessingML and DrawingML, shared by the Office engines.
+
+A paragraph's visible text is split over runs (``w:r/w:t``, ``a:r/a:t``)
+that each carry their own formatting; a name may start in a bold run and end
+in a plain one. We read each paragraph as one text (a :class:`Block`), ask
+the plan about it once, and cut the matched characters out of whichever runs
+hold them. The replacement (a label such as ``[CUSTOMER-1]`` or the fixed
+box) goes into the first run the span touches, so it takes that run's
+formatting; the other runs keep theirs and lose only the matched characters.
+
+Invariants:
+
+* ``units`` and ``redact_root`` see the same blocks in the same order, so
+  every text ``redact_root`` asks the plan about was scanned in the batch.
+* Field codes (``w:instrText``) of a paragraph form their own block: they are
+  never shown but hold URLs and addresses. Separators (tabs, breaks) count as
+  one character of the block's text and are never edited.
+* Attribute values that people read or that hold names (alt text, shape and
+  slide names, tooltips, simple field instructions, WordArt strings, content
+  control titles) are redacted as whole strings.
+* External hyperlink targets the plan finds anything in lose their
+  relationship; the link's display text stays and is redacted like any text.
+* Nothing here decides what is safe: the engine verifies the written package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from lxml import etree
+
+from exchange.domain.detection.findings import Redaction, merge_redactions
+from exchange.domain.redaction.base import TextUnit
+from exchange.domain.redaction.office.package import (
+    A_NS,
+    C_NS,
+    P_NS,
+    W_NS,
+    OfficePackage,
+    is_xml_part,
+    local,
+)
+from exchange.domain.redaction.text import BOX, redact_text
+
+if TYPE_CHECKING:
+    from exchange.domain.detection.planner import RecipientPlan
+
+Find = Callable[[str], Sequence[Redaction]]
+
+XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
+_W_T, _W_INSTR, _W_DELTEXT = f"{{{W_NS}}}t", f"{{{W_NS}}}instrText", f"{{{W_NS}}}delText"
+_A_T = f"{{{A_NS}}}t"
+_PARAGRAPHS = frozenset({f"{{{W_NS}}}p", f"{{{A_NS}}}p"})
+#: text that belongs to no paragraph: chart caches and formulas, legacy PowerPoint comments
+_STANDALONE = (f"{{{C_NS}}}v", f"{{{C_NS}}}f", f"{{{P_NS}}}text")
+#: separators inside a paragraph, with the text they stand for; only as a run's (or paragraph's) child
+_SEPARATORS = {
+    f"{{{W_NS}}}tab": "\t",
+    f"{{{W_NS}}}br": "\n",
+    f"{{{W_NS}}}cr": "\n",
+    f"{{{A_NS}}}br": "\n",
+}
+_SEPARATOR_PARENTS = frozenset({f"{{{W_NS}}}r", f"{{{A_NS}}}p"})
+_TEXT_TAGS = (_W_T, _W_INSTR, _W_DELTEXT, _A_T, *_STANDALONE, *_SEPARATORS)
+#: attribute local name -> element local names it is redacted on (empty: on any element)
+TEXT_ATTRIBUTES: dict[str, frozenset[str]] = {
+    "descr": frozenset(),
+    "title": frozenset(),
+    "tooltip": frozenset(),
+    "instr": frozenset(),
+    "alt": frozenset(),
+    "string": frozenset({"textpath"}),
+    "name": frozenset({"cNvPr", "docPr", "cSld", "section", "custShow", "sldLayout"}),
+    "val": frozenset({"alias", "tag"}),
+}
+
+
+@dataclass(slots=True)
+class Segment:
+    element: etree._Element
+    start: int
+    end: int
+    editable: bool
+
+
+@dataclass(slots=True)
+class Block:
+    """One text the plan is asked about: a paragraph's runs, its field codes, or one standalone value."""
+
+    segments: list[Segment] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    length: int = 0
+
+    def add(self, element: etree._Element, text: str, editable: bool) -> None:
+        self.segments.append(Segment(element, self.length, self.length + len(text), editable))
+        self.parts.append(text)
+        self.length += len(text)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _paragraph_of(element: etree._Element) -> etree._Element | None:
+    node = element.getparent()
+    while node is not None:
+        if node.tag in _PARAGRAPHS:
+            return node
+        node = node.getparent()
+    return None
+
+
+def blocks(root: etree._Element) -> list[Block]:
+    """The blocks of one XML part, in document order of their first text."""
+    by_key: dict[tuple[int, str], Block] = {}
+    out: list[Block] = []
+    for element in root.iter(*_TEXT_TAGS):
+        tag = element.tag
+        if tag in _SEPARATORS:
+            parent = element.getparent()
+            if parent is None or parent.tag not in _SEPARATOR_PARENTS:
+                continue
+            text, editable = _SEPARATORS[tag], False
+        else:
+            text, editable = element.text or "", True
+        if tag in _STANDALONE:
+            block = Block()
+            block.add(element, text, editable)
+            out.append(block)
+            continue
+        paragraph = _paragraph_of(element)
+        if paragraph is None:
+            if not text:
+                continue
+            block = Block()
+            block.add(element, text, editable)
+            out.append(block)
+            continue
+        group = "instr" if tag == _W_INSTR else "deleted" if tag == _W_DELTEXT else "text"
+        key = (id(paragraph), group)
+        block_or_none = by_key.get(key)
+        if block_or_none is None:
+            block_or_none = by_key[key] = Block()
+            out.append(block_or_none)
+        block_or_none.add(element, text, editable)
+    return [b for b in out if b.text.strip()]
+
+
+def redact_block(block: Block, spans: Sequence[Redaction]) -> int:
+    """Cut ``spans`` out of the block's runs; the number of spans applied."""
+    edits: dict[int, list[tuple[int, int, str]]] = {}
+    applied = 0
+    for red in merge_redactions(spans):
+        replacement = red.replacement or BOX
+        placed = False
+        for index, seg in enumerate(block.segments):
+            if not seg.editable or seg.end <= red.start or seg.start >= red.end:
+                continue
+            lo, hi = max(red.start, seg.start) - seg.start, min(red.end, seg.end) - seg.start
+            edits.setdefault(index, []).append((lo, hi, "" if placed else replacement))
+            placed = True
+        applied += placed
+    for index, cuts in edits.items():
+        element = block.segments[index].element
+        text = element.text or ""
+        for lo, hi, insert in sorted(cuts, reverse=True):
+            text = text[:lo] + insert + text[hi:]
+        element.text = text
+        if element.tag in (_W_T, _W_INSTR, _W_DELTEXT):
+            # Word drops leading and trailing spaces of a w:t without it.
+            element.set(XML_SPACE, "preserve")
+    return applied
+
+
+def attribute_values(root: etree._Element) -> Iterable[tuple[etree._Element, str, str]]:
+    for element in root.iter():
+        if not element.attrib:
+            continue
+        name = local(element.tag)
+        for attr, value in element.attrib.items():
+            owners = TEXT_ATTRIBUTES.get(local(attr))
+            if owners is not None and (not owners or name in owners) and value.strip():
+                yield element, attr, value
+
+
+def text_parts(package: OfficePackage) -> list[str]:
+    """XML parts that may carry document text, in a stable order."""
+    return [
+        n
+        for n in package.parts
+        if n != "[Content_Types].xml" and not n.endswith(".rels") and is_xml_part(package, n)
+    ]
+
+
+def _link_texts(target: str) -> list[str]:
+    decoded = unquote(target)
+    return [target] if decoded == target else [target, decoded]
+
+
+def units(package: OfficePackage) -> list[TextUnit]:
+    """Every text :func:`redact_package` will ask the plan about (see module docstring)."""
+    out: list[TextUnit] = []
+    for name in text_parts(package):
+        root = package.read_xml(name)
+        out.extend(TextUnit(b.text, None, "text") for b in blocks(root))
+        out.extend(TextUnit(value, None, "metadata") for _, _, value in attribute_values(root))
+        for rel in package.relationships(name):
+            if rel.external:
+                out.extend(TextUnit(t, None, "link") for t in _link_texts(rel.target))
+    return out
+
+
+def redact_root(root: etree._Element, find: Find) -> list[str]:
+    """Redact every block and text attribute of one XML tree; the entity types removed."""
+    found: list[str] = []
+    for block in blocks(root):
+        spans = find(block.text)
+        if spans:
+            redact_block(block, spans)
+            found.extend(s.entity_type for s in spans)
+    for element, attr, value in list(attribute_values(root)):
+        spans = find(value)
+        if spans:
+            element.set(attr, redact_text(value, spans))
+            found.extend(s.entity_type for s in spans)
+    return found
+
+
+def redact_links(package: OfficePackage, part: str, find: Find) -> tuple[list[str], int]:
+    """Remove external relationships of ``part`` whose target the plan finds anything in."""
+    found: list[str] = []
+    doomed = []
+    for rel in package.relationships(part):
+        if not rel.external:
+            continue
+        spans = [s for t in _link_texts(rel.target) for s in find(t)]
+        if spans:
+            doomed.append(rel.id)
+            found.extend(s.entity_type for s in spans[:1])
+    return found, package.remove_relationships(part, doomed)
+
+
+def redact_package(package: OfficePackage, plan: RecipientPlan) -> tuple[list[str], int]:
+    """Redact text in every XML part and the links they hold; (entity types, links removed)."""
+    found: list[str] = []
+    links = 0
+    for name in text_parts(package):
+        root = package.read_xml(name)
+        types = redact_root(root, plan.find)
+        if types:
+            package.write_xml(name, root)
+            found.extend(types)
+        link_types, removed = redact_links(package, name, plan.find)
+        found.extend(link_types)
+        links += removed
+    return found, links
+
+
+def anonymise(
+    root: etree._Element, attributes: dict[str, str], elements: frozenset[str] | None = None
+) -> int:
+    """Overwrite people attributes (author, initials, ...) with fixed values; the count changed."""
+    changed = 0
+    for element in root.iter():
+        if elements is not None and local(element.tag) not in elements:
+            continue
+        for attr, value in element.attrib.items():
+            fixed = attributes.get(local(attr))
+            if fixed is not None and value != fixed:
+                element.set(attr, fixed)
+                changed += 1
+    return changed
