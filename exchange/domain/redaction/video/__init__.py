@@ -1,0 +1,1 @@
+"""Video redaction: sampled frames OCR'd, findings boxed over time, audio and metadata dropped."""
