@@ -16,6 +16,7 @@ from exchange.domain.errors import UnsupportedFile
 
 PDF = "application/pdf"
 TEXT = "text/plain"
+CSV = "text/csv"
 
 SUPPORTED_SUMMARY = (
     "PDF, Word/Excel/PowerPoint (DOCX, XLSX, PPTX), images (JPEG, PNG, TIFF, WebP, HEIC),"
@@ -53,12 +54,14 @@ _EXTENSION_CLAIMS = {
     ".m4v": ("video/x-m4v", "video/mp4", "video/quicktime"),
     ".mov": ("video/quicktime", "video/mp4", "video/x-m4v"),
     ".webm": ("video/webm",),
-    ".txt": (TEXT,),
-    ".text": (TEXT,),
-    ".csv": (TEXT,),
-    ".tsv": (TEXT,),
-    ".md": (TEXT,),
-    ".log": (TEXT,),
+    # A text whose content parses as one consistent table is CSV whatever its name says,
+    # and a .csv whose rows are ragged is redacted as plain text: both are the same family.
+    ".txt": (TEXT, CSV),
+    ".text": (TEXT, CSV),
+    ".csv": (CSV, TEXT),
+    ".tsv": (CSV, TEXT),
+    ".md": (TEXT, CSV),
+    ".log": (TEXT, CSV),
 }
 
 _NAMES = {

@@ -1,4 +1,4 @@
-"""Plain-text redaction and its verification.
+"""Plain-text redaction, encodings and verification.
 
 Invariants: a redacted span is replaced whole, never partially; a solid-box
 replacement has a fixed width so the output does not reveal the length of
@@ -6,11 +6,31 @@ what was removed; verification folds both sides (case, diacritics,
 whitespace, line-end hyphenation) so a leak cannot hide behind spelling;
 CJK values are also compared with all whitespace removed, since those scripts
 put no spaces between words.
+
+Encodings are decided by one deterministic rule (:func:`detect_encoding`), so
+the same bytes always decode the same way and the output is written back in
+the encoding (and with the byte-order mark) the input had:
+
+1. a byte-order mark decides: UTF-8, UTF-32 LE/BE, UTF-16 LE/BE;
+2. else strict UTF-8;
+3. else GB18030 when the bytes decode strictly and read as Chinese (most
+   non-ASCII characters are CJK characters from the GB2312 code area, whose
+   two bytes are both >= 0xA1; Latin-1 text decoded as GB18030 instead yields
+   pairs of one high byte and one ASCII byte, outside that area);
+4. else Windows-1252 when every byte is defined there, else Latin-1.
+
+A statistical detector (charset-normalizer) was considered and not used: its
+answer may change between releases and on short inputs, and a redaction whose
+output encoding changes with a library upgrade is not reproducible. Content
+that decodes only to control characters or NULs is refused as binary.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from exchange.domain.detection.findings import Redaction, merge_redactions
 from exchange.domain.detection.normalise import fold, join_spaced_runs
@@ -18,20 +38,114 @@ from exchange.domain.detection.terms import has_cjk
 from exchange.domain.errors import UnsupportedFile
 
 BOX = "\u2588" * 8
+#: The box for encodings without U+2588 (Latin-1, Windows-1252): same fixed width.
+ASCII_BOX = "#" * 8
+
+#: Byte-order marks, longest first (the UTF-32 LE mark starts with UTF-16 LE's).
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+#: C0 and C1 controls except those ordinary text carries (tab, line and page breaks,
+#: escape, the DOS end-of-file mark).
+_BINARY_CONTROLS = re.compile("[\x01-\x08\x0e-\x19\x1c-\x1f\x7f-\x9f]")
+#: Share of non-ASCII characters that must be GB2312-area CJK for the GB18030 reading.
+_GB_SHARE = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class TextEncoding:
+    """How a text file was encoded: a Python codec name and the BOM it started with."""
+
+    codec: str
+    bom: bytes = b""
+
+    @property
+    def unicode(self) -> bool:
+        """Whether every character can be written back (Unicode and GB18030 can; Latin-1 cannot)."""
+        return self.codec.startswith("utf") or self.codec == "gb18030"
+
+    @property
+    def box(self) -> str:
+        return BOX if self.unicode else ASCII_BOX
+
+    def encode(self, text: str) -> bytes:
+        """The text in this encoding with the original BOM; raises UnicodeEncodeError when impossible."""
+        return self.bom + text.encode(self.codec)
+
+    def decode(self, data: bytes) -> str:
+        """Strict inverse of :meth:`encode`; a missing or different BOM is an error."""
+        if not data.startswith(self.bom):
+            raise UnicodeDecodeError(self.codec, data[:4], 0, len(self.bom), "byte-order mark differs")
+        return data[len(self.bom) :].decode(self.codec)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedText:
+    text: str
+    encoding: TextEncoding
+
+
+def _gb2312_area(char: str) -> bool:
+    raw = char.encode("gb18030")
+    return len(raw) == 2 and raw[0] >= 0xA1 and raw[1] >= 0xA1
+
+
+def _reads_as_chinese(text: str) -> bool:
+    wide = [ch for ch in text if ord(ch) > 0x7F]
+    if not wide or not has_cjk(text):
+        return False
+    return sum(1 for ch in wide if _gb2312_area(ch)) >= _GB_SHARE * len(wide)
+
+
+def _refuse_binary(text: str) -> None:
+    if "\x00" in text:
+        raise UnsupportedFile("text contains NUL bytes; it looks like a binary file")
+    controls = len(_BINARY_CONTROLS.findall(text))
+    # A stray control character in a long file is tolerated; more than 1 in 100 is binary.
+    if controls and controls * 100 > len(text):
+        raise UnsupportedFile("text contains many control characters; it looks like a binary file")
+
+
+def detect_encoding(data: bytes) -> DecodedText:
+    """Decode ``data`` by the module's rule; raises UnsupportedFile for binary content."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(codec)
+            except UnicodeDecodeError as exc:
+                raise UnsupportedFile(
+                    f"text starts with a {codec.upper()} byte-order mark but is not {codec.upper()} "
+                    f"(byte {exc.start + len(bom)})"
+                ) from None
+            _refuse_binary(text)
+            return DecodedText(text, TextEncoding(codec, bom))
+    if b"\x00" in data:
+        raise UnsupportedFile("text contains NUL bytes; it looks like a binary file")
+    candidates: list[tuple[str, bool]] = [("utf-8", False), ("gb18030", True), ("cp1252", False)]
+    for codec, needs_chinese in candidates:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        if needs_chinese and not _reads_as_chinese(text):
+            continue
+        _refuse_binary(text)
+        return DecodedText(text, TextEncoding(codec))
+    text = data.decode("latin-1")  # every byte is defined: this cannot fail
+    _refuse_binary(text)
+    return DecodedText(text, TextEncoding("latin-1"))
 
 
 def decode_text(data: bytes) -> str:
-    """Decode an uploaded text file; only UTF-8 (with or without BOM) is accepted."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UnsupportedFile(f"text is not valid UTF-8 (byte {exc.start})") from None
-    if "\x00" in text:
-        raise UnsupportedFile("text contains NUL bytes; it looks like a binary file")
-    return text
+    """Decode an uploaded text file by :func:`detect_encoding`'s rule (BOM removed)."""
+    return detect_encoding(data).text
 
 
-def redact_text(text: str, redactions: Sequence[Redaction]) -> str:
+def redact_text(text: str, redactions: Sequence[Redaction], box: str = BOX) -> str:
     out: list[str] = []
     cursor = 0
     for red in merge_redactions(redactions):
@@ -39,7 +153,7 @@ def redact_text(text: str, redactions: Sequence[Redaction]) -> str:
         if start >= end:
             continue
         out.append(text[cursor:start])
-        out.append(red.replacement if red.replacement else BOX)
+        out.append(red.replacement if red.replacement else box)
         cursor = end
     out.append(text[cursor:])
     return "".join(out)

@@ -35,10 +35,12 @@ def test_leak_check_reads_letter_spaced_runs() -> None:
     assert find_leaks("a cloak ridge walk", ["Oakridge"]) == []
 
 
-def test_decode_rejects_non_utf8_and_binary() -> None:
+def test_decode_keeps_legacy_encodings_and_rejects_binary() -> None:
     assert decode_text("\ufeffhallo".encode()) == "hallo"
+    # Not UTF-8 and not Chinese: Windows-1252, as suppliers' spreadsheets export it.
+    assert decode_text(b"caf\xe9") == "café"
     with pytest.raises(UnsupportedFile, match="UTF-8"):
-        decode_text(b"caf\xe9")
+        decode_text(b"\xef\xbb\xbfcaf\xe9")  # a UTF-8 BOM promises UTF-8
     with pytest.raises(UnsupportedFile, match="NUL"):
         decode_text(b"a\x00b")
 
@@ -59,7 +61,7 @@ def test_sniffing_accepts(head: bytes, expected: str) -> None:
         (b"PK\x03\x04", "ZIP"),
         (b"MZ\x90\x00", "executable"),
         (b"\x00\x01\x02binary", "binary"),
-        (b"caf\xe9 au lait" + b"x" * 20, "UTF-8"),
+        (b"\x01\x02\x03\x04 text with controls", "no supported format"),
     ],
 )
 def test_sniffing_refuses_with_reason(head: bytes, reason: str) -> None:
