@@ -301,3 +301,30 @@ def widthless_font(dirpath: Path) -> Path:
     path = dirpath / "hand_widthless.pdf"
     pdf.save(path)
     return path
+
+
+def pattern_image(dirpath: Path) -> Path:
+    """The customer name as an image inside a tiling pattern cell, painted as a fill."""
+    pdf = pikepdf.new()
+    picture = _image_stream(pdf, draw_text([f"Customer {CUSTOMER}"], size=(640, 70), font_px=34))
+    cell = pdf.make_stream(
+        b"q 384 0 0 42 0 0 cm /Im0 Do Q",
+        Type=Name.Pattern,
+        PatternType=1,
+        PaintType=1,
+        TilingType=1,
+        BBox=[0, 0, 384, 42],
+        XStep=384,
+        YStep=42,
+        Matrix=[1, 0, 0, 1, 72, 600],
+        Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=picture)),
+    )
+    content = (
+        b"BT /F1 12 Tf 72 740 Td (A patterned label on the turbine housing delivery.) Tj ET\n"
+        b"q /Pattern cs /P0 scn 72 600 384 42 re f Q\n"
+    )
+    res = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=_helvetica(pdf)), Pattern=pikepdf.Dictionary(P0=cell))
+    _page(pdf, content, res)
+    path = dirpath / "hand_pattern_image.pdf"
+    pdf.save(path)
+    return path

@@ -110,3 +110,20 @@ def test_text_no_extractor_reads_still_fails_closed(trick: str, tmp_path: Path) 
     assert not result.ok and result.data is None
     assert result.report["pages"][0]["status"] == "failed"
     assert "draws text" in result.report["withheld"]
+
+
+def test_an_image_in_a_pattern_cell_is_read_through_the_fallback(tmp_path: Path) -> None:
+    src = producer_scans.pattern_image(tmp_path)
+    before = _page_ocr(src, 1, tmp_path)
+    assert _has(before, CUSTOMER)  # the pattern really shows the name
+    engine = PdfEngine()
+    result = engine.redact(engine.read(src, LIMITS), _plan(CUSTOMER))
+    assert result.ok and result.data is not None
+    (page,) = result.report["pages"]
+    assert page["status"] == "rasterized"
+    assert page["reasons"] == ["a tiling pattern paints an image"]
+    out = tmp_path / "out.pdf"
+    out.write_bytes(result.data)
+    after = _page_ocr(out, 1, tmp_path)
+    assert "Customer" in after and "patterned label" in after
+    assert not _has(after, CUSTOMER)

@@ -38,6 +38,7 @@ from exchange.domain.redaction.pdf.images import (
     plan_pixels,
     scan_pixels,
     submit_page,
+    unread_pictures,
 )
 from exchange.domain.redaction.pdf.limits import PdfLimits
 from exchange.domain.redaction.pdf.output import save_pdf
@@ -244,6 +245,8 @@ def redact_pdf(
                 outcome = PageOutcome(page=number)
                 page_pixels = plan_pixels(model, find, pixels, images, limits) if pixels is not None else None
                 plan_page(model, find, outcome, page_pixels.page_boxes if page_pixels else ())
+                if page_pixels is not None and images != "keep":
+                    outcome.failures += unread_pictures(model, limits)
                 if not outcome.failures:
                     outcome.marked_content_redacted = redact_marked_content(
                         model.contexts.values(), find, stats

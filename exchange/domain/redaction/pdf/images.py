@@ -409,6 +409,72 @@ def plan_pixels(
     return out
 
 
+# -- pictures the page model does not walk ------------------------------------------
+def _draws_image(stream: Any, limits: PdfLimits, depth: int, seen: set[tuple[int, int]]) -> bool:
+    """True when ``stream`` (pattern cell, soft-mask group, glyph, form) paints any image."""
+    if depth > limits.max_nesting_depth or not isinstance(stream, pikepdf.Stream):
+        return False
+    key = stream.objgen
+    if key != (0, 0):
+        if key in seen:
+            return False
+        seen.add(key)
+    resources = stream.get("/Resources")
+    xobjects = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+    if isinstance(xobjects, pikepdf.Dictionary):
+        for xobj in xobjects.values():
+            if isinstance(xobj, pikepdf.Stream) and (
+                xobj.get("/Subtype") == "/Image" or _draws_image(xobj, limits, depth + 1, seen)
+            ):
+                return True
+    check_stream_size(stream, limits)
+    # An inline image needs no resource: look for one in the content itself.
+    return any(
+        isinstance(ins, pikepdf.ContentStreamInlineImage) for ins in pikepdf.parse_content_stream(stream)
+    )
+
+
+def unread_pictures(model: PageModel, limits: PdfLimits) -> list[str]:
+    """Reasons the page paints pixels the page model does not walk (and OCR would not read).
+
+    Tiling-pattern cells, soft-mask groups and Type3 glyph procedures are not
+    interpreted as page content; an image inside one is drawn but never read.
+    Such a page cannot be redacted in place (the per-page fallback renders it).
+    """
+    reasons: list[str] = []
+    seen: set[tuple[int, int]] = set()
+    for ctx in model.contexts.values():
+        res = ctx.resources
+        if not isinstance(res, pikepdf.Dictionary):
+            continue
+        patterns = res.get("/Pattern")
+        for name in ctx.used.get("/Pattern", set()):
+            cell = patterns.get(name) if isinstance(patterns, pikepdf.Dictionary) else None
+            if _draws_image(cell, limits, 0, seen):
+                reasons.append("a tiling pattern paints an image")
+        states = res.get("/ExtGState")
+        for name in ctx.used.get("/ExtGState", set()):
+            state = states.get(name) if isinstance(states, pikepdf.Dictionary) else None
+            smask = state.get("/SMask") if isinstance(state, pikepdf.Dictionary) else None
+            group = smask.get("/G") if isinstance(smask, pikepdf.Dictionary) else None
+            if _draws_image(group, limits, 0, seen):
+                reasons.append("a soft mask paints an image")
+        fonts = res.get("/Font")
+        for name in ctx.used.get("/Font", set()):
+            font = fonts.get(name) if isinstance(fonts, pikepdf.Dictionary) else None
+            if not isinstance(font, pikepdf.Dictionary) or font.get("/Subtype") != "/Type3":
+                continue
+            procs = font.get("/CharProcs")
+            glyphs = list(procs.values()) if isinstance(procs, pikepdf.Dictionary) else []
+            font_res = font.get("/Resources")
+            font_xobjects = font_res.get("/XObject") if isinstance(font_res, pikepdf.Dictionary) else None
+            if any(_draws_image(g, limits, 0, seen) for g in glyphs) or (
+                isinstance(font_xobjects, pikepdf.Dictionary) and len(font_xobjects.keys()) > 0
+            ):
+                reasons.append("a Type3 font draws images in its glyphs")
+    return sorted(set(reasons))
+
+
 # -- painting -----------------------------------------------------------------------
 def _paint(img: Image.Image, rects: Iterable[PixelRect], value: Any) -> Image.Image:
     draw = ImageDraw.Draw(img)
@@ -489,8 +555,9 @@ def scan_pixels(data: bytes, needles: Needles, reader: PixelReader, limits: PdfL
     """OCR of every image drawn in the written output, searched for every value.
 
     Pixels read before (unchanged images) reuse their OCR; painted images and
-    rendered pages are read afresh. An image that cannot be decoded here was
-    written by this engine or passed through unread: either way it is a leak.
+    rendered pages are read afresh. An image that cannot be decoded here, or
+    one drawn where the page model does not walk (:func:`unread_pictures`),
+    would leave unread: either way it is a leak.
     """
     leaks: list[Leak] = []
     pending: list[tuple[int, str]] = []
@@ -498,6 +565,8 @@ def scan_pixels(data: bytes, needles: Needles, reader: PixelReader, limits: PdfL
         interp = Interpreter(pdf, limits)
         for number, page in enumerate(pdf.pages, start=1):
             model = interp.page_model(page.obj, number)
+            if unread_pictures(model, limits):
+                leaks.append(Leak(number, "unread_image", -1))
             for use in page_images(model, limits):
                 if use.drawn is None:
                     leaks.append(Leak(number, "unreadable_image", -1))
