@@ -8,19 +8,39 @@ Invariants: the document is read (parsed, OCR'd) once whatever the number of
 recipients; every text unit is scanned in one batch before any recipient is
 planned, so each plan starts with every value found anywhere in the file;
 findings are reported with where they were read (page, source).
+
+Every engine runs in a sandbox (:mod:`.sandbox`): a forked child with
+resource limits, writes confined to a private working directory, and a
+wall-clock deadline of ``EngineLimits.max_seconds_per_file``. A crash, hang
+or runaway fails that file with a one-line :class:`UnsupportedFile` reason.
+The child reuses the parent's loaded detector; what it learns comes back so
+the caller's planner ends as if the work had run in-process: the labeller's
+state (``planner.labeller`` is replaced by a new :class:`Labeller`, so read
+it from the planner afterwards) and the planner's memo of scanned texts
+(replayed without scanning again). How the child was confined is in the
+facts under ``"sandbox"``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from exchange.domain.detection.findings import Finding
+from exchange.domain.detection.labels import Labeller
 from exchange.domain.detection.outputs import finding_to_dict
 from exchange.domain.detection.planner import RecipientPlanner
-from exchange.domain.redaction.base import EngineLimits, RedactionResult, SourceDocument
+from exchange.domain.errors import UnsupportedFile
+from exchange.domain.redaction.base import EngineLimits, RedactionResult, SourceDocument, TextUnit
 from exchange.domain.redaction.registry import engine_for
+from exchange.domain.redaction.sandbox import INTERNAL_ERROR, SandboxLimits, run_sandboxed
+
+if TYPE_CHECKING:
+    from exchange.domain.detection.detector import Detector
 
 
 @dataclass(slots=True)
@@ -34,10 +54,7 @@ class DocumentOutcome:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def read_document(
-    source: Path, media_type: str, planner: RecipientPlanner, limits: EngineLimits
-) -> SourceDocument:
-    """Parse ``source`` with its engine and scan every text unit in one batch."""
+def _read(source: Path, media_type: str, planner: RecipientPlanner, limits: EngineLimits) -> SourceDocument:
     document = engine_for(media_type).read(source, limits)
     planner.scan([u.text for u in document.units], [(u.page, u.source) for u in document.units])
     return document
@@ -56,19 +73,177 @@ def located_findings(planner: RecipientPlanner, recipient: str | None = None) ->
     return out
 
 
+def _redact(
+    document: SourceDocument, planner: RecipientPlanner, recipients: Sequence[str]
+) -> DocumentOutcome:
+    engine = engine_for(document.media_type)
+    outcome = DocumentOutcome(media_type=document.media_type, facts=_plain_facts(document))
+    for recipient in recipients:
+        outcome.results[recipient] = engine.redact(document, planner.plan(recipient))
+    # After redaction: texts met only while redacting (bookmarks, form values) are findings too.
+    outcome.findings = located_findings(planner)
+    return outcome
+
+
+def read_document(
+    source: Path,
+    media_type: str,
+    planner: RecipientPlanner,
+    limits: EngineLimits,
+    *,
+    sandbox: SandboxLimits | None = None,
+    workdir: Path | None = None,
+) -> SourceDocument:
+    """Parse ``source`` with its engine and scan every text unit in one batch, sandboxed.
+
+    Returns a plain :class:`SourceDocument` (units and report facts): the
+    engine's own parsed state stays in the child. ``planner`` holds the
+    findings afterwards, as if it had scanned the units itself.
+    """
+
+    def work() -> _ChildWork:
+        with _recording(planner) as scanned:
+            document = _read(source, media_type, planner, limits)
+        return _ChildWork(list(document.units), _plain_facts(document), scanned, planner.labeller.state())
+
+    done, confinement = _sandboxed(work, limits, sandbox, workdir)
+    _take_back(planner, done)
+    return SourceDocument(
+        path=source, media_type=media_type, units=done.units, facts={**done.facts, "sandbox": confinement}
+    )
+
+
 def redact_document(
     source: Path,
     media_type: str,
     planner: RecipientPlanner,
     recipients: Sequence[str],
     limits: EngineLimits,
+    *,
+    sandbox: SandboxLimits | None = None,
+    workdir: Path | None = None,
 ) -> DocumentOutcome:
-    engine = engine_for(media_type)
-    document = read_document(source, media_type, planner, limits)
-    facts = {k: v for k, v in document.facts.items() if isinstance(v, str | int | float | bool | dict | list)}
-    outcome = DocumentOutcome(media_type=media_type, facts=facts)
-    for recipient in recipients:
-        outcome.results[recipient] = engine.redact(document, planner.plan(recipient))
-    # After redaction: texts met only while redacting (bookmarks, form values) are findings too.
-    outcome.findings = located_findings(planner)
-    return outcome
+    """Read, scan and redact ``source`` for each recipient, in one sandboxed child.
+
+    ``sandbox`` defaults to :class:`SandboxLimits` defaults; its wall clock is
+    always ``limits.max_seconds_per_file``. ``workdir`` (private, empty) is
+    where the engine may write; by default a new temporary directory.
+    """
+
+    def work() -> _ChildWork:
+        with _recording(planner) as scanned:
+            document = _read(source, media_type, planner, limits)
+            outcome = _redact(document, planner, recipients)
+        return _ChildWork(list(document.units), {}, scanned, planner.labeller.state(), outcome)
+
+    done, confinement = _sandboxed(work, limits, sandbox, workdir)
+    _take_back(planner, done)
+    if done.outcome is None:
+        raise UnsupportedFile(INTERNAL_ERROR)
+    done.outcome.facts["sandbox"] = confinement
+    return done.outcome
+
+
+# -- the sandbox seam ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _ChildWork:
+    """What the sandboxed child hands back besides its result."""
+
+    units: list[TextUnit]
+    facts: dict[str, Any]
+    #: every text the detector scanned in the child, in order, with its findings
+    scanned: list[tuple[str, list[Finding]]]
+    label_state: dict[str, Any]
+    outcome: DocumentOutcome | None = None
+
+
+class _Recorder:
+    """The child's detector: the real one, noting what it answered for the parent."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+        self.scanned: list[tuple[str, list[Finding]]] = []
+
+    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        found = self.detector.scan_many(texts)
+        self.scanned.extend(zip(texts, found, strict=True))
+        return found
+
+    def scan(self, text: str) -> list[Finding]:
+        found = self.detector.scan(text)
+        self.scanned.append((text, found))
+        return found
+
+
+class _Replay:
+    """The parent's detector while it takes back the child's scans: answers from them,
+    falling back to the real detector for a text the child did not report."""
+
+    def __init__(self, detector: Detector, answers: dict[str, list[Finding]]) -> None:
+        self.detector = detector
+        self.answers = answers
+
+    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
+        return [self.scan(text) for text in texts]
+
+    def scan(self, text: str) -> list[Finding]:
+        found = self.answers.get(text)
+        return self.detector.scan(text) if found is None else found
+
+
+def _sandboxed(
+    work: Any, limits: EngineLimits, sandbox: SandboxLimits | None, workdir: Path | None
+) -> tuple[_ChildWork, dict[str, Any]]:
+    # One deadline for the file, as the engines' own limits promise.
+    settings = replace(sandbox or SandboxLimits(), wall_seconds=limits.max_seconds_per_file)
+    with _workdir(workdir) as where:
+        run = run_sandboxed(work, limits=settings, workdir=where)
+    done = run.value
+    if not isinstance(done, _ChildWork):
+        raise UnsupportedFile(INTERNAL_ERROR)
+    return done, run.confinement
+
+
+@contextmanager
+def _workdir(given: Path | None) -> Iterator[Path]:
+    if given is not None:
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="exchange-sandbox-") as name:
+        yield Path(name)
+
+
+@contextmanager
+def _recording(planner: RecipientPlanner) -> Iterator[list[tuple[str, list[Finding]]]]:
+    real = planner.detector
+    recorder = _Recorder(real)
+    planner.detector = cast("Detector", recorder)
+    try:
+        yield recorder.scanned
+    finally:
+        # Matters when sandboxes nest and this runs in the caller's own planner.
+        planner.detector = real
+
+
+def _take_back(planner: RecipientPlanner, done: _ChildWork) -> None:
+    """Leave ``planner`` as the child's was: same labels, same memo in the same order."""
+    planner.labeller = Labeller(done.label_state)
+    real = planner.detector
+    answers: dict[str, list[Finding]] = {}
+    for text, found in done.scanned:
+        answers.setdefault(text, found)
+    planner.detector = cast("Detector", _Replay(real, answers))
+    try:
+        # Units first, as read_document scanned them, then texts met while redacting.
+        if done.units:
+            planner.scan([u.text for u in done.units], [(u.page, u.source) for u in done.units])
+        for text in answers:
+            planner.findings(text)
+    finally:
+        planner.detector = real
+
+
+def _plain_facts(document: SourceDocument) -> dict[str, Any]:
+    return {k: v for k, v in document.facts.items() if isinstance(v, str | int | float | bool | dict | list)}
