@@ -328,3 +328,37 @@ def pattern_image(dirpath: Path) -> Path:
     path = dirpath / "hand_pattern_image.pdf"
     pdf.save(path)
     return path
+
+
+def explicit_and_key_masks(dirpath: Path) -> Path:
+    """The part number spelled by an explicit /Mask stream over a solid image, and the
+    customer name in an image whose magenta background a colour-key /Mask hides."""
+    pdf = pikepdf.new()
+    letters = draw_text([f"Part {PART} rotor"], size=(640, 70), font_px=34).convert("1")
+    mask = pdf.make_stream(
+        zlib.compress(letters.tobytes()),
+        Type=Name.XObject,
+        Subtype=Name.Image,
+        Width=letters.width,
+        Height=letters.height,
+        ImageMask=True,
+        BitsPerComponent=1,
+        Filter=Name.FlateDecode,
+    )
+    spelled = _image_stream(pdf, Image.new("RGB", letters.size, (120, 10, 10)), Mask=mask)
+    text = draw_text([f"Customer {CUSTOMER}"], size=(640, 70), font_px=34)
+    keyed_img = Image.merge("RGB", (text, Image.eval(text, lambda v: 0), text))  # black on magenta
+    keyed = _image_stream(pdf, keyed_img, Mask=[250, 255, 0, 5, 250, 255])
+    content = (
+        b"BT /F1 12 Tf 72 740 Td (Masked labels for the turbine housing delivery.) Tj ET\n"
+        b"q 384 0 0 42 72 640 cm /Spelled Do Q\n"
+        b"q 384 0 0 42 72 560 cm /Keyed Do Q\n"
+    )
+    res = pikepdf.Dictionary(
+        Font=pikepdf.Dictionary(F1=_helvetica(pdf)),
+        XObject=pikepdf.Dictionary(Spelled=spelled, Keyed=keyed),
+    )
+    _page(pdf, content, res)
+    path = dirpath / "hand_mask_kinds.pdf"
+    pdf.save(path)
+    return path

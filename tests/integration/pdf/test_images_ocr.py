@@ -234,3 +234,20 @@ def test_a_sideways_scan_is_read_turned(tmp_path: Path) -> None:
     assert "Purchase order" in text
     for value in SECRETS:
         assert not _contains(text, value), value
+
+
+def test_explicit_and_colour_key_masks(tmp_path: Path) -> None:
+    src = producer_scans.explicit_and_key_masks(tmp_path)
+    before = " ".join(ocr_rendered(src, tmp_path))
+    assert _contains(before, PART) and _contains(before, CUSTOMER)  # the masks really show them
+    engine = PdfEngine()
+    result = engine.redact(engine.read(src, LIMITS), plan())
+    out = write(result, tmp_path, "mask_kinds")
+    assert result.report["pages"][0]["images_repainted"] == 2
+    after = " ".join(ocr_rendered(out, tmp_path))
+    assert "Customer" in after and "Part" in after
+    assert not _contains(after, PART) and not _contains(after, CUSTOMER)
+    with pikepdf.open(out) as pdf:
+        for _, image in pdf.pages[0].obj.Resources.XObject.items():
+            # Both masks became soft masks, opaque over the painted rectangles.
+            assert "/Mask" not in image and isinstance(image.get("/SMask"), pikepdf.Stream)
