@@ -12,6 +12,13 @@ Invariants:
 * No secret value is ever placed in the report, an exception message or a
   log line: reports carry counts, page numbers and kinds only (not even font
   names, which are document content).
+* Given an OCR reader (``pixels``; :class:`PdfEngine` always gives one),
+  nothing leaves unread: every image a page draws is read by OCR (``images``),
+  a page whose glyphs cannot be removed in place, or that paints pictures
+  where the page model does not walk, is replaced by a redacted render of
+  itself (``fallback``) rather than failing the file, and verification reads
+  the output's pixels too. Only a page with text no extractor reads (pattern
+  cells, soft-mask groups) still fails the file.
 """
 
 from __future__ import annotations
