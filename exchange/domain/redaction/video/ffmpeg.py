@@ -73,7 +73,8 @@ def _argv(argv: Sequence[str], memory: int) -> list[str]:
 def _kill(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # communicate() rather than wait(): it also closes the pipes.
+    proc.communicate()
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom; right/bottom exclusive
 
-#: two pieces are joined when their union is at most this much larger than the larger piece
-JOIN_GROWTH = 1.25
+#: a piece joins the one before when their union is at most this much larger than the piece
+JOIN_GROWTH = 1.1
 #: a box in the next sample continues a track when it lies within this many of the track
 #: box's own heights (text moves, but not across the frame in half a second)
 REACH_HEIGHTS = 2.0
@@ -120,7 +120,8 @@ def track_spans(
         if joined:
             prev = joined[-1]
             both = union(prev.box, piece.box)
-            if area(both) <= JOIN_GROWTH * max(area(prev.box), area(piece.box)):
+            # Measured against the new piece alone, so a slow crawl cannot snowball into one huge box.
+            if area(both) <= JOIN_GROWTH * area(piece.box):
                 joined[-1] = CoverSpan(both, prev.start, max(prev.end, piece.end))
                 continue
         joined.append(piece)
