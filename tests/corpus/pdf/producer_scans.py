@@ -280,8 +280,11 @@ def form_and_inline(dirpath: Path) -> Path:
     return path
 
 
-def widthless_font(dirpath: Path) -> Path:
-    """Page 1 in a non-embedded font with no /Widths (cannot be edited in place); page 2 normal."""
+def widthless_font(dirpath: Path, photo: bool = False) -> Path:
+    """Page 1 in a non-embedded font with no /Widths (cannot be edited in place); page 2 normal.
+
+    With ``photo``, page 1 also draws a label picture ("Crate label 7731").
+    """
     pdf = pikepdf.new()
     font = pdf.make_indirect(
         pikepdf.Dictionary(
@@ -292,13 +295,18 @@ def widthless_font(dirpath: Path) -> Path:
     content = (
         f"BT /V 16 Tf 72 700 Td ({text}) Tj 0 -30 Td (Spare part {PART} for the turbine) Tj ET"
     ).encode()
-    _page(pdf, content, pikepdf.Dictionary(Font=pikepdf.Dictionary(V=font)))
+    resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(V=font))
+    if photo:
+        label = _image_stream(pdf, draw_text(["Crate label 7731"], size=(640, 70), font_px=34))
+        resources.XObject = pikepdf.Dictionary(Label=label)
+        content += b"\nq 384 0 0 42 72 560 cm /Label Do Q"
+    _page(pdf, content, resources)
     _page(
         pdf,
         f"BT /F1 14 Tf 72 700 Td (Second page: {CUSTOMER} turbine) Tj ET".encode(),
         pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=_helvetica(pdf))),
     )
-    path = dirpath / "hand_widthless.pdf"
+    path = dirpath / ("hand_widthless_photo.pdf" if photo else "hand_widthless.pdf")
     pdf.save(path)
     return path
 

@@ -127,3 +127,18 @@ def test_an_image_in_a_pattern_cell_is_read_through_the_fallback(tmp_path: Path)
     after = _page_ocr(out, 1, tmp_path)
     assert "Customer" in after and "patterned label" in after
     assert not _has(after, CUSTOMER)
+
+
+def test_a_rendered_page_keeps_the_remove_rule(tmp_path: Path) -> None:
+    src = producer_scans.widthless_font(tmp_path, photo=True)
+    assert "Crate label" in _page_ocr(src, 1, tmp_path)
+    engine = PdfEngine()
+    plan = _plan(CUSTOMER, PART)
+    plan.images = "remove"
+    result = engine.redact(engine.read(src, LIMITS), plan)
+    assert result.ok and result.data is not None
+    assert result.report["pages"][0]["status"] == "rasterized"
+    out = tmp_path / "out.pdf"
+    out.write_bytes(result.data)
+    after = _page_ocr(out, 1, tmp_path)
+    assert "turbine" in after and "Crate" not in after and "7731" not in after

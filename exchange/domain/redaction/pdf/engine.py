@@ -240,6 +240,7 @@ def redact_pdf(
     boxes_by_page: dict[int, list[tuple[Box, str | None]]] = {}
     recheck_pages: list[int] = []
     fallback: dict[int, list[str]] = {}
+    removed_images: dict[int, list[Box]] = {}
     painted_pages: list[int] = []
     warnings: list[str] = []
     failed = False
@@ -272,6 +273,8 @@ def redact_pdf(
                 if outcome.failures:
                     if pixels is not None and can_fall_back(outcome.failures):
                         fallback[number] = list(outcome.failures)
+                        if images == "remove":
+                            removed_images[number] = [p.bbox for p in model.images]
                     else:
                         failed = True
                 # Pages whose input had opaque paint, images or hidden text are re-read with
@@ -311,7 +314,9 @@ def redact_pdf(
     if fallback:
         assert pixels is not None  # noqa: S101  (fallback is only planned with a reader)
         try:
-            out, entries = rasterize_failed_pages(out, fallback, find=find, reader=pixels, limits=limits)
+            out, entries = rasterize_failed_pages(
+                out, fallback, find=find, reader=pixels, limits=limits, covers=removed_images
+            )
         except (*_DAMAGE, pdfium.PdfiumError) as exc:
             raise UnsupportedFile("a page that needed rendering could not be rendered") from exc
         for number, entry in entries.items():

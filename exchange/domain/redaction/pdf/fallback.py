@@ -34,7 +34,7 @@ from exchange.domain.detection.findings import Redaction, merge_redactions
 from exchange.domain.redaction.pdf.images import PixelReader, PixelRect, margin
 from exchange.domain.redaction.pdf.limits import PdfLimits
 from exchange.domain.redaction.pdf.output import save_pdf
-from exchange.domain.redaction.pdf.textmodel import page_box
+from exchange.domain.redaction.pdf.textmodel import Box, page_box
 
 Finder = Callable[[str], Sequence[Redaction]]
 DPI = 150
@@ -114,9 +114,20 @@ def _spans(find: Finder, text: str) -> list[Redaction]:
 
 
 def render_redacted(
-    doc: Any, number: int, *, crop: tuple[float, ...], find: Finder, reader: PixelReader, dpi: int = DPI
+    doc: Any,
+    number: int,
+    *,
+    crop: tuple[float, ...],
+    find: Finder,
+    reader: PixelReader,
+    covers: Sequence[Box] = (),
+    dpi: int = DPI,
 ) -> tuple[Image.Image, Counter[str]]:
-    """Page ``number`` rendered by pdfium, with every finding painted (module docstring)."""
+    """Page ``number`` rendered by pdfium, with every finding painted (module docstring).
+
+    ``covers`` are page-space areas painted solid grey first (images the
+    recipient's rule removes).
+    """
     scale = dpi / 72.0
     counts: Counter[str] = Counter()
     page = doc[number - 1]
@@ -124,6 +135,11 @@ def render_redacted(
         page.set_rotation(0)
         bitmap = page.render(scale=scale, may_draw_forms=False)
         image = bitmap.to_pil().convert("RGB")
+        if covers:
+            grey = ImageDraw.Draw(image)
+            for box in covers:
+                left, top, right, bottom = _to_pixels(list(box), crop[0], crop[3], scale)
+                grey.rectangle((left, top, right - 1, bottom - 1), fill=(191, 191, 191))
         textpage = page.get_textpage()
         try:
             text, index = _page_text(textpage)
@@ -153,6 +169,7 @@ def rasterize_failed_pages(
     find: Finder,
     reader: PixelReader,
     limits: PdfLimits,
+    covers: dict[int, list[Box]] | None = None,
     dpi: int = DPI,
 ) -> tuple[bytes, dict[int, dict[str, Any]]]:
     """Replace each page in ``reasons`` by its redacted render; report entries per page."""
@@ -165,11 +182,18 @@ def rasterize_failed_pages(
             for number in sorted(reasons):
                 page = pdf.pages[number - 1]
                 x0, y0, x1, y1 = page_box(page.obj)
-                image, counts = render_redacted(
-                    doc, number, crop=(x0, y0, x1, y1), find=find, reader=reader, dpi=dpi
-                )
-                if image.width * image.height > limits.max_image_pixels:
+                # Checked before rendering: pdfium would allocate the bitmap first.
+                if (x1 - x0) * (y1 - y0) * (dpi / 72.0) ** 2 > limits.max_image_pixels:
                     raise ValueError("the rendered page is larger than the image limit")
+                image, counts = render_redacted(
+                    doc,
+                    number,
+                    crop=(x0, y0, x1, y1),
+                    find=find,
+                    reader=reader,
+                    covers=(covers or {}).get(number, ()),
+                    dpi=dpi,
+                )
                 stream = pdf.make_stream(zlib.compress(image.tobytes(), 6))
                 stream.Filter = pikepdf.Name.FlateDecode
                 stream.Type = pikepdf.Name.XObject
