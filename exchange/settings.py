@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exchange.domain.redaction.base import EngineLimits
+from exchange.domain.redaction.sandbox import SandboxLimits
 
 SECRET_NAMES = ("EXCHANGE_SECRET_KEY", "EXCHANGE_STORAGE_IDENTITY", "EXCHANGE_SIGNING_KEY")
 INSTANCE_FILE = "exchange.env"
@@ -55,6 +56,8 @@ class Settings:
     trusted_proxies: int = 0
     #: resource limits and OCR settings of the redaction engines
     engine_limits: EngineLimits = field(default_factory=EngineLimits)
+    #: what one sandboxed engine run may use (memory headroom, CPU, files, writes)
+    sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
 
     @property
     def blob_root(self) -> Path:
@@ -86,7 +89,39 @@ class Settings:
             task_time_limit=int(merged.get("EXCHANGE_TASK_TIME_LIMIT", 900)),
             trusted_proxies=int(merged.get("EXCHANGE_TRUSTED_PROXIES", 0)),
             engine_limits=engine_limits_from_env(merged),
+            sandbox_limits=sandbox_limits_from_env(merged),
         )
+
+
+def _number(env: Mapping[str, str], name: str, fallback: float) -> float:
+    raw = env.get(name, "")
+    if raw == "":
+        return fallback
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive")
+    return value
+
+
+def sandbox_limits_from_env(environ: Mapping[str, str] | None = None) -> SandboxLimits:
+    """Sandbox limits from ``EXCHANGE_SANDBOX_*`` variables (sizes in MiB)."""
+    env = os.environ if environ is None else environ
+    default = SandboxLimits()
+    mib = 2**20
+    return SandboxLimits(
+        memory_bytes=int(_number(env, "EXCHANGE_SANDBOX_MEMORY_MB", default.memory_bytes / mib) * mib),
+        cpu_seconds=int(_number(env, "EXCHANGE_SANDBOX_CPU_SECONDS", default.cpu_seconds)),
+        open_files=int(_number(env, "EXCHANGE_SANDBOX_OPEN_FILES", default.open_files)),
+        max_write_bytes=int(
+            _number(env, "EXCHANGE_SANDBOX_MAX_WRITE_MB", default.max_write_bytes / mib) * mib
+        ),
+        max_result_bytes=int(
+            _number(env, "EXCHANGE_SANDBOX_MAX_RESULT_MB", default.max_result_bytes / mib) * mib
+        ),
+    )
 
 
 def engine_limits_from_env(environ: Mapping[str, str] | None = None) -> EngineLimits:
@@ -95,16 +130,7 @@ def engine_limits_from_env(environ: Mapping[str, str] | None = None) -> EngineLi
     default = EngineLimits()
 
     def number(name: str, fallback: float) -> float:
-        raw = env.get(name, "")
-        if raw == "":
-            return fallback
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigurationError(f"{name} must be a number, not {raw!r}") from None
-        if value <= 0:
-            raise ConfigurationError(f"{name} must be positive")
-        return value
+        return _number(env, name, fallback)
 
     return EngineLimits(
         max_input_bytes=int(number("EXCHANGE_MAX_FILE_BYTES", default.max_input_bytes)),

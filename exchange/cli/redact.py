@@ -48,7 +48,7 @@ def _output_name(path: Path, extension: str) -> str:
 
 
 def _redact_one(
-    path: Path, out_dir: Path, planner: Any, recipient: str, limits: Any
+    path: Path, out_dir: Path, planner: Any, recipient: str, *, limits: Any, sandbox: Any
 ) -> tuple[str, dict[str, Any], str | None]:
     """Returns (status, report, message); status is "ok", "bad_input" or "leak"."""
     from exchange.domain.filetypes import sniff_media_type
@@ -63,7 +63,7 @@ def _redact_one(
         message = exc.message if exc.message.startswith(path.name) else f"{path}: {exc.message}"
         return "bad_input", {}, message
     try:
-        outcome = redact_document(path, media_type, planner, [recipient], limits)
+        outcome = redact_document(path, media_type, planner, [recipient], limits, sandbox=sandbox)
     except DomainError as exc:
         message = exc.message if exc.message.startswith(path.name) else f"{path}: {exc.message}"
         return "bad_input", {}, message
@@ -124,10 +124,10 @@ def redact(
 
     from exchange.domain.detection import Detector, Labeller
     from exchange.domain.detection.planner import RecipientPlanner
-    from exchange.settings import ConfigurationError, engine_limits_from_env
+    from exchange.settings import ConfigurationError, engine_limits_from_env, sandbox_limits_from_env
 
     try:
-        limits = engine_limits_from_env()
+        limits, sandbox = engine_limits_from_env(), sandbox_limits_from_env()
     except ConfigurationError as exc:
         fail(str(exc))
     detector = Detector(policy)
@@ -136,7 +136,8 @@ def redact(
     worst = 0
     for path in inputs:
         planner = RecipientPlanner(detector, policy, labeller)
-        status, report, message = _redact_one(path, out, planner, recipient, limits)
+        status, report, message = _redact_one(path, out, planner, recipient, limits=limits, sandbox=sandbox)
+        labeller = planner.labeller  # the sandboxed run hands back the labels it added
         records.append({"file": path.name, "status": status, "report": report})
         if message:
             click.echo(f"error: {message}", err=True)

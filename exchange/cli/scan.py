@@ -96,17 +96,17 @@ def scan(files: tuple[str, ...], policy_path: str, recipient: str | None, as_jso
     from exchange.domain.detection.planner import RecipientPlanner
     from exchange.domain.errors import DomainError
     from exchange.domain.redaction.pipeline import located_findings, read_document
-    from exchange.settings import ConfigurationError, engine_limits_from_env
+    from exchange.settings import ConfigurationError, engine_limits_from_env, sandbox_limits_from_env
 
     try:
-        limits = engine_limits_from_env()
+        limits, sandbox = engine_limits_from_env(), sandbox_limits_from_env()
     except ConfigurationError as exc:
         fail(str(exc))
     detector = Detector(policy)
     for path, media_type in zip(files, media_types, strict=True):
         planner = RecipientPlanner(detector, policy)
         try:
-            read_document(Path(path), media_type, planner, limits)
+            read_document(Path(path), media_type, planner, limits, sandbox=sandbox)
         except DomainError as exc:
             fail(f"{path}: {exc.message}")
         rows = located_findings(planner, recipient)

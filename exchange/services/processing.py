@@ -43,7 +43,8 @@ def process_case(ctx: ServiceContext, case_id: str, run: int) -> str:
     files = list(case.files)
     problems: list[str] = []
     for index, row in enumerate(files, start=1):
-        _process_file(ctx, row, detector, policy, labeller)
+        # The engine runs in a sandboxed child; its labeller comes back as a new object.
+        labeller = _process_file(ctx, row, detector, policy, labeller)
         if row.status != "processed":
             problems.append(f"{row.name}: {row.error}")
         case.label_state = labeller.state()
@@ -98,7 +99,8 @@ def recipient_file_name(name: str, recipient: str, planner: RecipientPlanner, ex
 
 def _process_file(
     ctx: ServiceContext, row: CaseFile, detector: Detector, policy: Policy, labeller: Labeller
-) -> None:
+) -> Labeller:
+    """Redact one file for every recipient; returns the case's labeller as the file left it."""
     for old in list(row.outputs):
         if old.blob_key:
             # Only once the replacement is committed: a crash before then keeps the old rows valid.
@@ -114,16 +116,25 @@ def _process_file(
             source = work / "source"
             with source.open("wb") as handle:
                 ctx.blobs.get_to(row.blob_key, handle)
-            outcome = redact_document(source, row.media_type, planner, RECIPIENTS, limits)
+            outcome = redact_document(
+                source,
+                row.media_type,
+                planner,
+                RECIPIENTS,
+                limits,
+                sandbox=ctx.settings.sandbox_limits,
+                workdir=work,
+            )
     except DomainError as exc:
         row.status, row.error = "failed", exc.message
-        return
+        return labeller
     except Exception:
         # A bug in one engine fails that file, not the case's other files nor the worker.
         log.exception("engine error on file %s", row.id)
         row.status, row.error = "failed", "internal error while redacting this file; the incident was logged"
-        return
+        return labeller
     _store_outputs(ctx, row, planner, outcome)
+    return planner.labeller
 
 
 def _store_outputs(

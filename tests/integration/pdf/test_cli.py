@@ -62,16 +62,19 @@ def test_redact_mixed_inputs(policy: Path, tmp_path: Path) -> None:
     )
     assert result.exit_code == 2, result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 2
-    assert any("hand_unmappable.pdf: page 1" in e for e in errors)
+    assert len(errors) == 1
     assert any("bad_garbage.pdf" in e for e in errors)
     assert "Traceback" not in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "reportlab_simple.pdf"]
+    # The unmappable page cannot be redacted surgically: it is rasterized, OCR'd and boxed instead.
+    assert sorted(p.name for p in out.iterdir()) == ["hand_unmappable.pdf", "notes.txt", "reportlab_simple.pdf"]
+    assert_absent(SECRET, out / "hand_unmappable.pdf", tmp_path)
     assert_absent(SECRET, out / "reportlab_simple.pdf", tmp_path)
     assert "turbine" in pdftotext(out / "reportlab_simple.pdf")
     assert SECRET not in (out / "notes.txt").read_text(encoding="utf-8")
     data = json.loads(report.read_text(encoding="utf-8"))
-    assert [f["status"] for f in data["files"]] == ["ok", "bad_input", "bad_input", "ok"]
+    assert [f["status"] for f in data["files"]] == ["ok", "ok", "bad_input", "ok"]
+    unmappable_pages = data["files"][1]["report"]["pages"]
+    assert [p["status"] for p in unmappable_pages] == ["rasterized"]
     assert "Kestrel" not in report.read_text(encoding="utf-8")
 
 
