@@ -66,7 +66,11 @@ def test_redact_mixed_inputs(policy: Path, tmp_path: Path) -> None:
     assert any("bad_garbage.pdf" in e for e in errors)
     assert "Traceback" not in result.output
     # The unmappable page cannot be redacted surgically: it is rasterized, OCR'd and boxed instead.
-    assert sorted(p.name for p in out.iterdir()) == ["hand_unmappable.pdf", "notes.txt", "reportlab_simple.pdf"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "hand_unmappable.pdf",
+        "notes.txt",
+        "reportlab_simple.pdf",
+    ]
     assert_absent(SECRET, out / "hand_unmappable.pdf", tmp_path)
     assert_absent(SECRET, out / "reportlab_simple.pdf", tmp_path)
     assert "turbine" in pdftotext(out / "reportlab_simple.pdf")
