@@ -170,6 +170,8 @@ def test_mp4_redacted_for_supplier(
     ends = [e for _, e in report["time_spans"]]
     assert min(starts) <= corpus.SHOWN[0] - 0.5 and max(ends) >= corpus.SHOWN[1]
     assert "Kestrel" not in json.dumps(report)
+    # The engine's private working files (filter script, output) are gone from the job directory.
+    assert not list(mp4_document.path.parent.glob(".video-*"))
     assert_clean_container(out)
     assert_name_gone_and_line_kept(out, corpus_dir / "mp4-frames")
 
