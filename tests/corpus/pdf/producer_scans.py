@@ -370,3 +370,36 @@ def explicit_and_key_masks(dirpath: Path) -> Path:
     path = dirpath / "hand_mask_kinds.pdf"
     pdf.save(path)
     return path
+
+
+def misread_layer(dirpath: Path) -> Path:
+    """A scan whose invisible OCR layer misreads the name ("Kestre1 Dynamlcs"): each layer
+    word is laid exactly over its word in the picture (reportlab ``drawImage`` + mode 3)."""
+    path = dirpath / "scan_misread_layer.pdf"
+    lines = scan_lines(1)
+    picture = draw_text(lines)
+    font = ImageFont.truetype(FONT, 30)
+    scale = 72 / 100  # the picture is placed at 100 dpi
+    width, height = picture.size[0] * scale, picture.size[1] * scale
+    c = canvas.Canvas(str(path), pagesize=(width, height))
+    c.drawImage(ImageReader(io.BytesIO(_png(picture.convert("RGB")))), 0, 0, width=width, height=height)
+    misread = {"Kestrel": "Kestre1", "Dynamics": "Dynamlcs"}
+    for i, line in enumerate(lines):
+        top = 30 + i * 54
+        x = 30.0
+        for word in line.split(" "):
+            shown = misread.get(word, word)
+            px_width = font.getlength(word)
+            size = 30 * scale
+            text = c.beginText()
+            text.setTextRenderMode(3)
+            text.setFont("Helvetica", size)
+            natural = c.stringWidth(shown, "Helvetica", size)
+            text.setHorizScale(100.0 * px_width * scale / natural)
+            text.setTextOrigin(x * scale, height - (top + 24) * scale)
+            text.textOut(shown)
+            c.drawText(text)
+            x += font.getlength(word + " ")
+    c.showPage()
+    c.save()
+    return path

@@ -251,3 +251,14 @@ def test_explicit_and_colour_key_masks(tmp_path: Path) -> None:
         for _, image in pdf.pages[0].obj.Resources.XObject.items():
             # Both masks became soft masks, opaque over the painted rectangles.
             assert "/Mask" not in image and isinstance(image.get("/SMask"), pikepdf.Stream)
+
+
+def test_a_misread_ocr_layer_goes_where_the_pixels_are_painted(tmp_path: Path) -> None:
+    src = producer_scans.misread_layer(tmp_path)
+    assert "Kestre1 Dynamlcs" in pdftotext(src)  # the layer does not match the finder
+    engine = PdfEngine()
+    result = engine.redact(engine.read(src, LIMITS), plan())
+    out = write(result, tmp_path, "misread")
+    layer = pdftotext(out)
+    assert "Kestre1" not in layer and "Dynamlcs" not in layer
+    assert "Customer" in layer and "GmbH" in layer and "turbine" in layer
