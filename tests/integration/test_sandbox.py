@@ -159,12 +159,6 @@ def test_a_deadline_fails_the_file_with_a_reason(detector: Detector, policy: Pol
 # -- the real worker -----------------------------------------------------------
 
 
-def _sandbox_settings_wired() -> bool:
-    from exchange.settings import Settings
-
-    return "sandbox_limits" in getattr(Settings, "__dataclass_fields__", {})
-
-
 @pytest.fixture
 def tight_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[object, dict[str, str]]]:
     """A worker of its own whose sandbox has room for a text file only."""
@@ -193,10 +187,6 @@ def tight_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[obj
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(
-    not _sandbox_settings_wired(),
-    reason="needs Settings.sandbox_limits from EXCHANGE_SANDBOX_* passed to redact_document (issue 8 wiring)",
-)
 def test_worker_fails_the_bomb_keeps_the_good_file_and_serves_the_next_case(
     tight_worker: tuple[object, dict[str, object]], tmp_path: Path
 ) -> None:
