@@ -20,6 +20,7 @@ from PIL import Image
 from exchange.domain.detection.normalise import fold
 from exchange.domain.detection.planner import RecipientPlan
 from exchange.domain.redaction.base import EngineLimits, RedactionResult, SourceDocument
+from exchange.domain.redaction.pdf import images
 from exchange.domain.redaction.pdf.images import MIN_LONG_SIDE, MIN_SIDE, too_small
 from exchange.domain.redaction.pdf.pdf_engine import PdfEngine
 from tests.corpus.pdf import producer_scans
@@ -262,3 +263,24 @@ def test_a_misread_ocr_layer_goes_where_the_pixels_are_painted(tmp_path: Path) -
     layer = pdftotext(out)
     assert "Kestre1" not in layer and "Dynamlcs" not in layer
     assert "Customer" in layer and "GmbH" in layer and "turbine" in layer
+
+
+def test_each_distinct_picture_is_read_once(scans: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    for name in ("ocr_oriented", "ocr_image"):
+        real = getattr(images, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):  # type: ignore[no-untyped-def]
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(images, name, counted)
+    engine = PdfEngine()
+    document = engine.read(scans["form_inline"], LIMITS)  # one form image drawn twice, one inline
+    assert calls == ["ocr_oriented"] * 2
+    calls.clear()
+    assert engine.redact(document, plan()).ok
+    assert calls == ["ocr_image"] * 2  # read-time results reused; painted pixels re-read
+    calls.clear()
+    assert engine.redact(document, plan()).ok
+    assert calls == []  # a second recipient with the same findings reads nothing new
