@@ -141,6 +141,8 @@ def engine_limits_from_env(environ: Mapping[str, str] | None = None) -> EngineLi
         ocr_review_confidence=number("EXCHANGE_OCR_REVIEW_CONFIDENCE", default.ocr_review_confidence),
         ocr_workers=int(number("EXCHANGE_OCR_WORKERS", default.ocr_workers)),
         max_seconds_per_file=number("EXCHANGE_MAX_SECONDS_PER_FILE", default.max_seconds_per_file),
+        video_sample_fps=number("EXCHANGE_VIDEO_SAMPLE_FPS", default.video_sample_fps),
+        video_max_seconds=number("EXCHANGE_VIDEO_MAX_SECONDS", default.video_max_seconds),
     )
 
 

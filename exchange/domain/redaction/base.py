@@ -53,6 +53,10 @@ class EngineLimits:
     ocr_workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     #: wall-clock seconds for one file, all recipients included
     max_seconds_per_file: float = 1800.0
+    #: video frames OCR'd per second of footage when reading (verification uses another rate)
+    video_sample_fps: float = 2.0
+    #: longest video accepted, seconds
+    video_max_seconds: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -84,9 +85,8 @@ def test_absurd_dimensions_in_the_header(plain_mp4: Path, tmp_path: Path) -> Non
     assert outcome == "320" or ("\n" not in outcome and "65535" not in outcome), outcome
 
 
-def test_duration_over_the_limit(plain_mp4: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(engine_module, "DEFAULT_MAX_SECONDS", 1.0)
-    assert "too long" in refused(plain_mp4)
+def test_duration_over_the_limit(plain_mp4: Path) -> None:
+    assert "too long" in refused(plain_mp4, replace(LIMITS, video_max_seconds=1.0))
 
 
 def test_hanging_ffprobe_is_killed(plain_mp4: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,8 @@ Invariants:
   video stream, no tags beyond the muxer's own (:data:`ALLOWED_FORMAT_TAGS`,
   :data:`ALLOWED_STREAM_TAGS`), the source's duration, and (when pixels are
   redacted) no sensitive value in an OCR of its frames sampled at
-  :data:`VERIFY_FPS` from half an interval in. An OCR that cannot run withholds.
+  :data:`VERIFY_RATE_FACTOR` times the reading rate, from half an interval in.
+  An OCR that cannot run withholds.
 * Plaintext stays in the job's directory (the source file's): frames are piped,
   and the only files written (filter script, output) sit in a private
   subdirectory that is removed whatever happens.
@@ -77,8 +78,9 @@ from exchange.domain.redaction.video.timeline import CoverSpan, even_outwards, p
 
 #: samples per second read by OCR (an ``EngineLimits.video_sample_fps`` overrides it)
 DEFAULT_SAMPLE_FPS = 2.0
-#: samples per second of the verifier; another rate than reading's, so other frames are seen
-VERIFY_FPS = 3.0
+#: the verifier samples this many times as often as reading did, from half its interval in,
+#: so it sees other frames than the ones that were read
+VERIFY_RATE_FACTOR = 1.5
 #: longest video accepted, seconds (an ``EngineLimits.video_max_seconds`` overrides it)
 DEFAULT_MAX_SECONDS = 600.0
 #: seconds ffprobe may take (it reads headers and indexes only)
@@ -146,8 +148,7 @@ class VideoDocument(SourceDocument):
 
 
 def _limit(limits: EngineLimits, name: str, default: float) -> float:
-    # Optional settings: EngineLimits may grow these fields; until then the module default applies.
-    value = getattr(limits, name, None)
+    value = getattr(limits, name)
     return float(value) if isinstance(value, int | float) and value > 0 else default
 
 
@@ -559,18 +560,19 @@ class VideoEngine:
             verification["checks"].append("pixels_skipped_kept_by_policy")
             verification["passed"] = not verification["leaks"]
             return leaked
-        offset = 0.5 / VERIFY_FPS
+        verify_fps = _limit(limits, "video_sample_fps", DEFAULT_SAMPLE_FPS) * VERIFY_RATE_FACTOR
+        offset = 0.5 / verify_fps
         stream = ffmpeg.FrameStream(
             output,
             demuxer=_demuxer(document.container),
             stream_index=0,
             size=info.size,
-            fps=VERIFY_FPS,
+            fps=verify_fps,
             offset=offset,
             deadline=document.deadline,
             memory=ffmpeg.memory_limit(info.size[0] * info.size[1]),
         )
-        report["verification"]["sample_fps"] = VERIFY_FPS
+        report["verification"]["sample_fps"] = verify_fps
         if plan.images == "remove":
             verification["checks"].append("black_frames")
             count = 0
@@ -605,7 +607,7 @@ class VideoEngine:
                     {
                         "kind": "ocr",
                         "page": number,
-                        "time_s": round(offset + (number - 1) / VERIFY_FPS, 3),
+                        "time_s": round(offset + (number - 1) / verify_fps, 3),
                         "value_index": plan.sensitive_values.index(value),
                     }
                 )
