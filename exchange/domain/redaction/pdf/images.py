@@ -119,15 +119,19 @@ def _pil(obj: Any, limits: PdfLimits, inline: bool) -> Image.Image:
 
 def _colour_key_alpha(base: Image.Image, ranges: list[int]) -> Image.Image | None:
     """Alpha for a /Mask array: samples inside every component's range are not painted."""
-    bands = (
-        base.split() if base.mode not in ("1", "P") else (base.convert("L") if base.mode == "1" else base,)
-    )
+    if base.mode == "P":
+        # Keys compare palette indices, not the colours they stand for.
+        bands: tuple[Image.Image, ...] = (Image.frombytes("L", base.size, base.tobytes()),)
+    elif base.mode == "1":
+        bands = (base.convert("L").point(lambda v: 1 if v else 0),)
+    else:
+        bands = base.split()
     if len(ranges) < 2 * len(bands):
         return None
     hidden: Image.Image | None = None
     for band, lo, hi in zip(bands, ranges[0::2], ranges[1::2], strict=False):
         lut = [255 if lo <= v <= hi else 0 for v in range(256)]
-        inside = band.convert("L").point(lut)
+        inside = band.point(lut) if band.mode == "L" else band.convert("L").point(lut)
         hidden = inside if hidden is None else ImageChops.multiply(hidden, inside)
     return ImageChops.invert(hidden) if hidden is not None else None
 
