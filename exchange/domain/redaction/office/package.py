@@ -719,7 +719,8 @@ def drop_references(package: OfficePackage) -> int:
             elif name in _UNWRAP:
                 unwrap(element)
             else:
-                target = _ancestor(element, _REMOVE_WITH.get(name, ())) or element
+                found = _ancestor(element, _REMOVE_WITH.get(name, ()))
+                target = element if found is None else found
                 if target is not root:
                     remove_element(target)
             removed += 1
@@ -1016,14 +1017,30 @@ _JOINED = frozenset({"p", "si", "is", "txBody"})
 
 
 def part_texts(root: etree._Element) -> str:
-    """Every text node, every attribute value, and each paragraph's runs joined up, one per line."""
-    pieces: list[str] = list(root.itertext())
+    """Every text of a part, one per line: joined paragraphs, other text nodes, attribute values.
+
+    A text node inside a paragraph is a substring of the paragraph's joined
+    text, so it is not repeated; repeated values are read once (folding is
+    the cost of verification, not the search).
+    """
+    pieces: list[str] = []
+    inside: set[etree._Element] = set()
     for element in root.iter():
         if element.attrib:
             pieces.extend(element.attrib.values())
+        if element in inside:
+            continue
         if local(element.tag) in _JOINED:
             pieces.append("".join(element.itertext()))
-    return "\n".join(pieces)
+            inside.update(element.iter())
+            if element.tail:
+                pieces.append(element.tail)
+            continue
+        if element.text:
+            pieces.append(element.text)
+        if element.tail:
+            pieces.append(element.tail)
+    return "\n".join(p for p in dict.fromkeys(pieces) if p.strip())
 
 
 def verify_package(
