@@ -16,6 +16,8 @@ check chromium chromium
 check age age
 check redis-server redis-server
 check soffice libreoffice-writer-nogui
+[ -e /usr/lib/libreoffice/program/libsdlo.so ] || need+=(libreoffice-impress-nogui)
+[ -e /usr/lib/libreoffice/program/libsclo.so ] || need+=(libreoffice-calc-nogui)
 check psql postgresql-client
 check ffmpeg ffmpeg
 check ffprobe ffmpeg
