@@ -58,6 +58,11 @@ class Settings:
     engine_limits: EngineLimits = field(default_factory=EngineLimits)
     #: what one sandboxed engine run may use (memory headroom, CPU, files, writes)
     sandbox_limits: SandboxLimits = field(default_factory=SandboxLimits)
+    # -- web edge (issue 9) --
+    #: uploads received at once per web process; beyond it uploads get 503 with Retry-After
+    max_concurrent_uploads: int = 4
+    #: bearer token that may read /metrics (empty: only admins may)
+    metrics_token: str = field(default="", repr=False)
 
     @property
     def blob_root(self) -> Path:
@@ -90,6 +95,9 @@ class Settings:
             trusted_proxies=int(merged.get("EXCHANGE_TRUSTED_PROXIES", 0)),
             engine_limits=engine_limits_from_env(merged),
             sandbox_limits=sandbox_limits_from_env(merged),
+            # -- web edge (issue 9) --
+            max_concurrent_uploads=int(_number(merged, "EXCHANGE_MAX_CONCURRENT_UPLOADS", 4)),
+            metrics_token=merged.get("EXCHANGE_METRICS_TOKEN", ""),
         )
 
 
