@@ -251,10 +251,18 @@ class Redactor:
     """Applies one plan to texts, formulas and attributes, remembering answers per text."""
 
     def __init__(self, find: Find, sheets: SheetNames) -> None:
-        self.find = find
+        self._plan_find = find
+        self._spans: dict[str, Sequence[Redaction]] = {}
         self.sheets = sheets
         self.found: list[str] = []
         self._text: dict[str, str | None] = {}
+
+    def find(self, text: str) -> Sequence[Redaction]:
+        # Cells repeat; a plan's find costs the same whether or not it finds anything.
+        spans = self._spans.get(text)
+        if spans is None:
+            spans = self._spans[text] = self._plan_find(text)
+        return spans
 
     def text(self, value: str) -> str | None:
         """The redacted text, or None when nothing is found."""
@@ -596,12 +604,12 @@ class XlsxEngine(OfficeEngine):
                 for element in root.iter(f"{{{_CHART_NS}}}f"):
                     if element.text:
                         element.text = sheets.apply(element.text)
-                redactor.found.extend(runs.redact_root(root, find))
+                redactor.found.extend(runs.redact_root(root, redactor.find))
                 if write:
                     package.write_xml(name, root)
             elif redact_generic(root, redactor) and write:
                 package.write_xml(name, root)
-            link_types, _removed = runs.redact_links(package, name, find)
+            link_types, _removed = runs.redact_links(package, name, redactor.find)
             redactor.found.extend(link_types)
         return redactor.found
 
