@@ -63,6 +63,12 @@ class Settings:
     max_concurrent_uploads: int = 4
     #: bearer token that may read /metrics (empty: only admins may)
     metrics_token: str = field(default="", repr=False)
+    # -- background jobs (issue 9) --
+    #: how long a running job's lease lasts; its heartbeat renews it every third
+    #: of this, and the reconciler re-queues a job whose lease ran out
+    job_lease_seconds: int = 120
+    #: how often each worker's reconciler relays the outbox and looks for lost jobs
+    reconcile_interval_seconds: int = 15
 
     @property
     def blob_root(self) -> Path:
@@ -98,6 +104,8 @@ class Settings:
             # -- web edge (issue 9) --
             max_concurrent_uploads=int(_number(merged, "EXCHANGE_MAX_CONCURRENT_UPLOADS", 4)),
             metrics_token=merged.get("EXCHANGE_METRICS_TOKEN", ""),
+            job_lease_seconds=int(_number(merged, "EXCHANGE_JOB_LEASE_SECONDS", 120)),
+            reconcile_interval_seconds=int(_number(merged, "EXCHANGE_RECONCILE_INTERVAL_SECONDS", 15)),
         )
 
 
