@@ -145,14 +145,25 @@ class RecipientPlanner:
         values = self.sensitive(every, recipient)
         known = {fold(v) for v in values}
 
+        answers: dict[str, Sequence[Redaction]] = {}
+
         def find(text: str) -> Sequence[Redaction]:
+            # Engines ask about the same text often (repeated cells, per-page retries); the
+            # answer for one recipient does not change once its labels are assigned.
+            answer = answers.get(text)
+            if answer is not None:
+                return answer
             found = self.findings(text)
+            if not found:
+                answers[text] = ()
+                return ()
             for value in self.sensitive(found, recipient):
                 key = fold(value)
                 if key not in known:
                     known.add(key)
                     values.append(value)
-            return self.redactions(found, recipient)
+            answer = answers[text] = self.redactions(found, recipient)
+            return answer
 
         return RecipientPlan(
             recipient=recipient,

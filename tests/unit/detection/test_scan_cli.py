@@ -27,9 +27,11 @@ def files(tmp_path: Path, policy_text: str) -> dict[str, Path]:
     other.write_text("Nothing sensitive here.\n", encoding="utf-8")
     latin = tmp_path / "latin1.txt"
     latin.write_bytes("Müller".encode("latin-1"))
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(b"\x00\x01\x02\x03binary junk\x00" * 16)
     bad_policy = tmp_path / "bad.yaml"
     bad_policy.write_text(policy_text.replace("[CUSTOMER, TRADE_SECRET, PART_NUMBER]", "[CUSTOMERS]", 1))
-    return {"policy": policy, "doc": doc, "other": other, "latin": latin, "bad_policy": bad_policy}
+    return {"policy": policy, "doc": doc, "other": other, "latin": latin, "binary": binary, "bad_policy": bad_policy}
 
 
 def test_cli_json_lines_for_one_recipient(files: dict[str, Path], detector: object) -> None:
@@ -71,11 +73,18 @@ def test_cli_json_without_recipient_and_table(files: dict[str, Path], detector: 
     assert "bureau=redact" in table.output
 
 
+def test_cli_reads_latin1_text_in_its_own_encoding(files: dict[str, Path], detector: object) -> None:
+    result = CliRunner().invoke(cli, ["scan", str(files["latin"]), "--policy", str(files["policy"]), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output.splitlines()[0])
+    assert [f["text"] for f in record["findings"]] == ["Müller"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["missing.txt"], "missing.txt: no such file"),
-        (["{latin}"], "not UTF-8 text"),
+        (["{binary}"], "binary content"),
         (["{doc}", "--recipient", "press"], "unknown recipient 'press'"),
         (["{doc}", "--policy-override"], ""),
     ],
@@ -126,7 +135,7 @@ def test_subprocess_json_lines_and_exit_codes(files: dict[str, Path]) -> None:
     assert any(f["text"] == "KESTREL DYNAMICS" for f in lines[0]["findings"])
 
     bad = subprocess.run(
-        [sys.executable, "-m", "exchange", "scan", str(files["latin"]), "--policy", str(files["policy"])],
+        [sys.executable, "-m", "exchange", "scan", str(files["binary"]), "--policy", str(files["policy"])],
         capture_output=True,
         text=True,
         env=_env(),
