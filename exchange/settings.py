@@ -40,6 +40,24 @@ def read_env_file(path: Path) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class S3Settings:
+    """Where an ``s3://`` blob store connects; credentials never appear in a repr or log."""
+
+    #: e.g. http://seaweedfs:8333; empty means AWS itself
+    endpoint: str = ""
+    region: str = "us-east-1"
+    #: empty keys leave boto3's own credential chain (an instance role, for example)
+    access_key_id: str = field(default="", repr=False)
+    secret_access_key: str = field(default="", repr=False)
+    #: create the bucket when it is missing (development, compose); off for managed buckets
+    create_bucket: bool = False
+    connect_timeout: float = 3.0
+    read_timeout: float = 30.0
+    #: botocore's attempts per call (first try included) before the store counts as unavailable
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     instance_path: Path
     database_url: str
@@ -69,6 +87,10 @@ class Settings:
     job_lease_seconds: int = 120
     #: how often each worker's reconciler relays the outbox and looks for lost jobs
     reconcile_interval_seconds: int = 15
+    # -- blob storage (issue 9) --
+    #: file:///absolute/dir or s3://bucket/prefix; empty means file://<instance>/blobs
+    blob_url: str = ""
+    s3: S3Settings = field(default_factory=S3Settings)
 
     @property
     def blob_root(self) -> Path:
@@ -106,7 +128,25 @@ class Settings:
             metrics_token=merged.get("EXCHANGE_METRICS_TOKEN", ""),
             job_lease_seconds=int(_number(merged, "EXCHANGE_JOB_LEASE_SECONDS", 120)),
             reconcile_interval_seconds=int(_number(merged, "EXCHANGE_RECONCILE_INTERVAL_SECONDS", 15)),
+            # -- blob storage (issue 9) --
+            blob_url=merged.get("EXCHANGE_BLOB_URL") or f"file://{instance / 'blobs'}",
+            s3=s3_settings_from_env(merged),
         )
+
+
+def s3_settings_from_env(env: Mapping[str, str]) -> S3Settings:
+    """``EXCHANGE_S3_*`` settings; keys in the standard ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY``."""
+    default = S3Settings()
+    return S3Settings(
+        endpoint=env.get("EXCHANGE_S3_ENDPOINT", ""),
+        region=env.get("EXCHANGE_S3_REGION") or env.get("AWS_DEFAULT_REGION") or default.region,
+        access_key_id=env.get("AWS_ACCESS_KEY_ID", ""),
+        secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
+        create_bucket=env.get("EXCHANGE_S3_CREATE_BUCKET", "0") in ("1", "true", "yes"),
+        connect_timeout=_number(env, "EXCHANGE_S3_CONNECT_TIMEOUT", default.connect_timeout),
+        read_timeout=_number(env, "EXCHANGE_S3_READ_TIMEOUT", default.read_timeout),
+        max_attempts=int(_number(env, "EXCHANGE_S3_MAX_ATTEMPTS", default.max_attempts)),
+    )
 
 
 def _number(env: Mapping[str, str], name: str, fallback: float) -> float:

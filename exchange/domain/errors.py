@@ -53,3 +53,22 @@ class Conflict(DomainError):
 
 class TooLarge(DomainError):
     status = 413
+
+
+class StorageUnavailable(DomainError):
+    """The blob store cannot be reached or refused the operation; nothing was stored.
+
+    Transient by nature (an outage, a timeout): callers may retry later.
+    """
+
+    status = 503
+
+
+class StorageFull(StorageUnavailable):
+    """The blob store has no room or is read-only; nothing half-written counts as stored.
+
+    A kind of :class:`StorageUnavailable`, so a caller that retries or reports
+    outages handles it too, but it answers 507 so an operator sees the cause.
+    """
+
+    status = 507
