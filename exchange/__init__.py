@@ -1,7 +1,9 @@
 """secure-exchange: per-recipient redaction and sealed exchange of evidence.
 
-``create_app`` is wiring only: settings, database, blob store, task queue,
-blueprints and error handlers are put together here and nowhere else.
+``create_app`` is wiring only: it takes the adapters from the composition
+root (``exchange.wiring.build``: settings, database, blob store, task queue)
+and adds what only the web needs: blueprints, error handlers, Celery's app
+context.
 """
 
 from __future__ import annotations
@@ -16,14 +18,11 @@ from exchange.settings import Settings
 def create_app(settings: Settings | None = None) -> Flask:
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from exchange.adapters.blobstore import FilesystemBlobStore
     from exchange.adapters.queue import CeleryTaskQueue
-    from exchange.adapters.throttle import LoginThrottle
     from exchange.extensions import celery_init_app, csrf
-    from exchange.models.database import Database
     from exchange.web import register_web
     from exchange.web.request import InMemoryUploadRequest
-    from exchange.web.wiring import Wiring
+    from exchange.wiring import build
 
     settings = settings or Settings.from_env()
     app = Flask(
@@ -48,11 +47,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     settings.instance_path.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.database_url)
-    blobs = FilesystemBlobStore(settings.blob_root, settings.storage_identity)
     celery = celery_init_app(app, settings)
-    throttle = LoginThrottle(settings.redis_url)
-    app.extensions["exchange"] = Wiring(settings, database, blobs, CeleryTaskQueue(celery), throttle)
+    app.extensions["exchange"] = build(settings, queue=CeleryTaskQueue(celery))
     csrf.init_app(app)
     register_web(app)
     if settings.trusted_proxies:

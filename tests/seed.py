@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from exchange.adapters.blobstore import FilesystemBlobStore
+from exchange.adapters.blobstores import blob_store
 from exchange.domain.bundles.sealing import new_identity
 from exchange.models.database import Database
 from exchange.services import accounts
@@ -44,7 +44,7 @@ def seed_world(settings: Settings) -> World:
     session = database.sessions()
     ctx = ServiceContext(
         session=session,
-        blobs=FilesystemBlobStore(settings.blob_root, settings.storage_identity),
+        blobs=blob_store(settings),
         queue=_NoQueue(),
         settings=settings,
     )

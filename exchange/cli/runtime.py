@@ -31,20 +31,23 @@ class _NoQueue:
 
 @contextmanager
 def cli_context(migrate: bool = True) -> Iterator[ServiceContext]:
-    from exchange.adapters.blobstore import FilesystemBlobStore
-    from exchange.models.database import Database, upgrade
+    from exchange.models.database import upgrade
     from exchange.services.context import ServiceContext as Context
+    from exchange.wiring import build
 
     settings = load_settings()
     if migrate:
         upgrade(settings.database_url)
-    database = Database(settings.database_url)
-    session = database.sessions()
+    try:
+        wired = build(settings, queue=_NoQueue())
+    except ConfigurationError as exc:
+        fail(str(exc))
+    session = wired.database.sessions()
     try:
         ctx = Context(
             session=session,
-            blobs=FilesystemBlobStore(settings.blob_root, settings.storage_identity),
-            queue=_NoQueue(),
+            blobs=wired.blobs,
+            queue=wired.queue,
             settings=settings,
             client_addr="cli",
         )
@@ -52,7 +55,7 @@ def cli_context(migrate: bool = True) -> Iterator[ServiceContext]:
         ctx.commit()
     finally:
         session.close()
-        database.dispose()
+        wired.close()
 
 
 def ensure_instance_secrets(instance: Path) -> bool:

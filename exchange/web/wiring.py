@@ -1,25 +1,18 @@
-"""Per-process wiring and per-request service contexts for Flask adapters."""
+"""Flask's view of the composition root: the app's wiring and per-request service contexts.
+
+The wiring itself is built in ``exchange.wiring`` (shared with the workers
+and the CLI); this module only finds it on the current app and binds a
+database session to each request.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from flask import current_app, g, has_request_context, request
 
-from exchange.adapters.throttle import LoginThrottle
-from exchange.models.database import Database
-from exchange.ports import BlobStore, TaskQueue
 from exchange.services.context import Actor, ServiceContext
-from exchange.settings import Settings
+from exchange.wiring import Wiring
 
-
-@dataclass(frozen=True)
-class Wiring:
-    settings: Settings
-    database: Database
-    blobs: BlobStore
-    queue: TaskQueue
-    login_throttle: LoginThrottle
+__all__ = ["Wiring", "close_session", "service_context", "wiring"]
 
 
 def wiring() -> Wiring:
