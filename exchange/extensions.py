@@ -1,4 +1,9 @@
-"""The only module-level singletons: CSRF protection and the Celery app factory."""
+"""The only module-level singletons: CSRF protection and the Celery app factory.
+
+Celery is configured for jobs that are idempotent and leased (see
+``exchange.services.runs``): late acknowledgement, a lost worker's job
+rejected back to the queue, one job prefetched at a time.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +40,23 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         task_default_queue="exchange",
-        broker_transport_options={"visibility_timeout": settings.task_time_limit + 300},
+        # Redelivery of an unacknowledged job after a lost worker comes from two
+        # sides: the reconciler re-queues it once its lease (EXCHANGE_JOB_LEASE_SECONDS)
+        # ran out, and Redis redelivers it after the visibility timeout. The timeout
+        # may be shorter than a long job: a duplicate of a job whose lease is alive
+        # is skipped, so it only has to exceed a lease for the reconciler to act first.
+        broker_transport_options={
+            "visibility_timeout": 2 * settings.job_lease_seconds + 60,
+            "socket_connect_timeout": 3,
+            "socket_timeout": 10,
+        },
+        broker_connection_timeout=3,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0.1,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
     )
     celery.set_default()
     app.extensions["celery"] = celery

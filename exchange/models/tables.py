@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -115,6 +116,10 @@ class Case(Base):
     #: bumped on every submit so a stale task run can tell it is outdated
     run: Mapped[int] = mapped_column(Integer, default=0)
     label_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: the sealing job's lease: while it lies in the future a live job owns the
+    #: case's sealing; once past, the reconciler queues the job again
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -151,14 +156,72 @@ class CaseFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     media_type: Mapped[str] = mapped_column(String(100))
     blob_key: Mapped[str] = mapped_column(String(100))
-    #: uploaded | processed | failed
+    #: uploaded | queued | running | processed | failed
     status: Mapped[str] = mapped_column(String(20), default="uploaded")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    findings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    #: the case run this file's state belongs to; a job for another run is stale
+    run: Mapped[int] = mapped_column(Integer, default=0)
+    #: when its job was last queued (the reconciler re-queues a job lost by the broker)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: the running job's lease, extended by its heartbeat; past it the job is presumed dead
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: per entity type, how many findings the last run stored (the rows are in ``findings``)
+    finding_counts: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="files")
     outputs: Mapped[list[RedactedFile]] = relationship(back_populates="file", lazy="selectin")
+
+
+class FindingRow(Base):
+    """One finding of one file, where it was read; served paged, never with the case."""
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[str] = mapped_column(ForeignKey("case_files.id", ondelete="CASCADE"), index=True)
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    source: Mapped[str] = mapped_column(String(40))
+    entity_type: Mapped[str] = mapped_column(String(60))
+    text: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float] = mapped_column(Float)
+    recognizer: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    explanation: Mapped[str | None] = mapped_column(Text, nullable=True)
+    suggestion: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: recipient -> "redact" | "keep", and recipient -> reason
+    decisions: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    reasons: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class OutboxMessage(Base):
+    """A job committed together with the state change that implies it.
+
+    The relay sends it to the broker after the commit and deletes it once
+    sent; until then a periodic relay retries, so a job is never lost to a
+    broker that was down. A job may be sent twice; every job is idempotent.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(100))
+    args: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PendingBlob(Base):
+    """A blob a job is about to write: committed before the write, removed with the
+    row that adopts the blob. One left behind by a dead job is deleted by the reconciler."""
+
+    __tablename__ = "pending_blobs"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class RedactedFile(Base):
@@ -200,7 +263,8 @@ class Bundle(Base):
     title: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    case: Mapped[Case] = relationship(lazy="joined")
+    #: loaded only when read: listing or downloading bundles must not load cases' files
+    case: Mapped[Case] = relationship(lazy="select")
     org: Mapped[Organisation] = relationship(lazy="joined")
 
 

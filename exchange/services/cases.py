@@ -3,27 +3,34 @@
 Access rule: a case is visible only to users of its applicant organisation
 (anyone else gets NotFound, so ids cannot be probed); only applicants change
 it (other roles get Forbidden). State changes are guarded by the case's
-status, and background work is queued only after the commit.
+status, taken by one conditional UPDATE each (so a double click starts one
+run), and the jobs they imply are written to the outbox in the same commit
+(see :mod:`exchange.services.outbox`): state and queue never disagree.
+Reading a case never loads its findings; they are paged by
+:func:`list_findings`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import io
 from typing import Any, BinaryIO
 
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from exchange.domain.detection import Labeller, load_policy
 from exchange.domain.detection import import_customers as parse_customer_list
-from exchange.domain.detection import load_policy
 from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
 from exchange.domain.filetypes import display_name, sniff_media_type
-from exchange.models import Bundle, Case, CaseFile, Organisation, PolicyVersion
-from exchange.services import audit
+from exchange.models import Bundle, Case, CaseFile, FindingRow, Organisation, PolicyVersion
+from exchange.services import audit, outbox
 from exchange.services.context import Actor, ServiceContext
 
 PROCESS_TASK = "exchange.process_case"
+PROCESS_FILE_TASK = "exchange.process_file"
 SEAL_TASK = "exchange.seal_case"
 EDITABLE = ("draft", "review", "failed")
 RECIPIENTS = ("bureau", "supplier")
@@ -239,22 +246,63 @@ def delete_file(ctx: ServiceContext, case_id: str, file_id: str) -> None:
 
 
 def submit(ctx: ServiceContext, case_id: str) -> Case:
+    """Start a run: every file is queued as its own job, in the same commit.
+
+    Idempotent under concurrency: the status change is one conditional
+    UPDATE on the run number the caller saw, so of two simultaneous submits
+    one starts the run and the other gets Conflict (409).
+    """
     _require_applicant(ctx)
     case = get_case(ctx, case_id)
     _require_editable(case)
-    if not case.files:
+    files = list(case.files)
+    if not files:
         raise InvalidInput("upload at least one file before submitting")
     if current_policy(ctx, case) is None:
         raise InvalidInput("set a redaction policy before submitting")
-    case.status, case.progress, case.error = "processing", 0, None
-    case.run += 1
-    run = case.run
-    audit.record(ctx, "case.submitted", "ok", "case", case.id, chain=case.id, detail={"run": run})
-    ctx.after_commit(lambda: ctx.queue.enqueue(PROCESS_TASK, case.id, run))
+    seen, run = case.run, case.run + 1
+    # Files run in parallel; they must share one salt from the start, or their labels could not merge.
+    label_state = case.label_state or Labeller().state()
+    changed = ctx.session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.run == seen, Case.status.in_(EDITABLE))
+        .values(
+            status="processing",
+            progress=0,
+            error=None,
+            run=run,
+            label_state=label_state,
+            lease_until=None,
+            lease_owner=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("the case was submitted or changed meanwhile; reload it")
+    ctx.session.execute(
+        update(CaseFile)
+        .where(CaseFile.case_id == case.id)
+        .values(
+            status="queued",
+            run=run,
+            error=None,
+            queued_at=ctx.clock.now(),
+            lease_until=None,
+            lease_owner=None,
+            attempts=0,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    ctx.session.refresh(case)
+    audit.record(
+        ctx, "case.submitted", "ok", "case", case.id, chain=case.id, detail={"run": run, "files": len(files)}
+    )
+    outbox.add(ctx, [(PROCESS_FILE_TASK, (case.id, row.id, run)) for row in files])
     return case
 
 
 def approve(ctx: ServiceContext, case_id: str) -> Case:
+    """Start sealing. Idempotent under concurrency like :func:`submit`: one conditional UPDATE."""
     _require_applicant(ctx)
     case = get_case(ctx, case_id)
     if case.status != "review":
@@ -262,10 +310,18 @@ def approve(ctx: ServiceContext, case_id: str) -> Case:
     missing = [org.name for org in (case.bureau_org, case.supplier_org) if not org.age_recipient]
     if missing:
         raise Conflict(f"organisation(s) without a public key: {', '.join(missing)}")
-    case.status = "sealing"
     run = case.run
+    changed = ctx.session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.run == run, Case.status == "review")
+        .values(status="sealing", lease_until=None, lease_owner=None)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("the case was approved or changed meanwhile; reload it")
+    ctx.session.refresh(case)
     audit.record(ctx, "case.approved", "ok", "case", case.id, chain=case.id, detail={"run": run})
-    ctx.after_commit(lambda: ctx.queue.enqueue(SEAL_TASK, case.id, run))
+    outbox.add(ctx, [(SEAL_TASK, (case.id, run))])
     return case
 
 
@@ -313,6 +369,76 @@ def file_view(row: CaseFile) -> dict[str, Any]:
     }
     if row.error:
         view["error"] = row.error
-    if row.findings is not None:
-        view["findings"] = row.findings
+    # Counts only: the findings themselves are paged by list_findings, never loaded with the case.
+    counts = dict(row.finding_counts or {})
+    view["finding_counts"] = counts
+    view["findings_total"] = sum(counts.values())
     return view
+
+
+FINDINGS_PAGE = 200
+FINDINGS_PAGE_MAX = 1000
+
+
+def _cursor_id(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii") + b"=" * (-len(cursor) % 4))
+        value = int(raw.decode("ascii").removeprefix("f:"))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise InvalidInput("cursor: not one this server gave out") from None
+    if value < 0:
+        raise InvalidInput("cursor: not one this server gave out")
+    return value
+
+
+def _cursor_for(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"f:{last_id}".encode("ascii")).decode("ascii").rstrip("=")
+
+
+def list_findings(
+    ctx: ServiceContext, case_id: str, file_id: str | None, cursor: str | None, limit: Any
+) -> dict[str, Any]:
+    """One page of a case's findings (one file's, or all), in a stable order; the case's access rule."""
+    case = get_case(ctx, case_id)
+    try:
+        size = FINDINGS_PAGE if limit in (None, "") else int(limit)
+    except (TypeError, ValueError):
+        raise InvalidInput("limit must be a whole number") from None
+    if not 1 <= size <= FINDINGS_PAGE_MAX:
+        raise InvalidInput(f"limit must be between 1 and {FINDINGS_PAGE_MAX}")
+    after = _cursor_id(cursor)
+    query = select(FindingRow).where(FindingRow.id > after).order_by(FindingRow.id).limit(size + 1)
+    if file_id:
+        owner = ctx.session.scalar(select(CaseFile.case_id).where(CaseFile.id == str(file_id)[:36]))
+        if owner != case.id:
+            raise NotFound("no such file in this case")
+        query = query.where(FindingRow.file_id == file_id)
+    else:
+        query = query.where(FindingRow.file_id.in_(select(CaseFile.id).where(CaseFile.case_id == case.id)))
+    rows = list(ctx.session.scalars(query))
+    more = len(rows) > size
+    rows = rows[:size]
+    return {
+        "findings": [finding_view(r) for r in rows],
+        "next_cursor": _cursor_for(rows[-1].id) if more else None,
+    }
+
+
+def finding_view(row: FindingRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "file_id": row.file_id,
+        "page": row.page,
+        "entity_type": row.entity_type,
+        "text": row.text,
+        "start": row.start,
+        "end": row.end,
+        "score": row.score,
+        "source": row.source,
+        "explanation": row.explanation,
+        "suggestion": row.suggestion,
+        "decisions": row.decisions or {},
+        "reasons": row.reasons or {},
+    }

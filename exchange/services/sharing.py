@@ -7,7 +7,13 @@ Invariants:
   only to that organisation; every download attempt, allowed or refused, is
   written to the case's access log.
 - Sealing is idempotent per (case, recipient): a retried job skips bundles
-  that already exist.
+  that already exist. One job at a time seals a case: it holds the case's
+  lease (:mod:`exchange.services.runs`), renewed while it works; a second
+  delivery is skipped; a job that lost its lease shares nothing more.
+- No orphaned blobs: a bundle's key is committed to ``pending_blobs``
+  before the blob is written and removed in the commit that adds the
+  bundle; the reconciler deletes what a dead job left.
+- Listing and downloading bundles never load a case's files or findings.
 - A recipient never sees a name its policy redacts: the case title and file
   names in the manifest, the archive member names and every listing come
   from that recipient's redacted values (``Bundle.title``,
@@ -25,7 +31,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from exchange.domain.bundles.manifest import ManifestEntry, build_manifest, manifest_bytes, safe_member_name
 from exchange.domain.bundles.sealing import BundleMember, seal, write_archive
@@ -34,10 +41,11 @@ from exchange.domain.detection import Detector, Labeller, load_policy
 from exchange.domain.detection.planner import RecipientPlanner
 from exchange.domain.errors import Conflict, NotFound
 from exchange.domain.redaction.text import find_leaks
-from exchange.models import Bundle, Case, CaseFile, Organisation, RedactedFile, new_id
+from exchange.models import Bundle, Case, CaseFile, Organisation, PendingBlob, RedactedFile, new_id
 from exchange.services import audit
 from exchange.services.cases import RECIPIENTS, current_policy
 from exchange.services.context import ServiceContext
+from exchange.services.runs import Heartbeat, lease_end, lock_case, new_token
 from exchange.services.workspace import private_workspace
 
 _EXTENSION = re.compile(r"[A-Za-z0-9]{1,8}")
@@ -47,25 +55,64 @@ def _recipient_org(case: Case, recipient: str) -> Organisation:
     return case.bureau_org if recipient == "bureau" else case.supplier_org
 
 
-def seal_case(ctx: ServiceContext, case_id: str, run: int) -> str:
-    case = ctx.session.get(Case, case_id)
-    if case is None or case.run != run or case.status != "sealing":
-        return "skipped"
-    try:
-        pending = [r for r in RECIPIENTS if not _sealed(ctx, case, r)]
-        if pending:
-            planner = _planner(ctx, case)
-            for recipient in pending:
-                _seal_one(ctx, case, recipient, planner)
-    except Conflict as exc:
-        case.status, case.error = "failed", exc.message
-        audit.record(
-            ctx, "case.sealed", "failed", "case", case.id, chain=case.id, detail={"reason": exc.message}
+def _claim_sealing(ctx: ServiceContext, case_id: str, run: int, token: str) -> bool:
+    now = ctx.clock.now()
+    claimed = ctx.session.execute(
+        update(Case)
+        .where(
+            Case.id == case_id,
+            Case.run == run,
+            Case.status == "sealing",
+            or_(Case.lease_until.is_(None), Case.lease_until < now),
         )
-        ctx.commit()
-        return "failed"
-    case.status = "sealed"
-    audit.record(ctx, "case.sealed", "ok", "case", case.id, chain=case.id, detail={"run": run})
+        .values(lease_owner=token, lease_until=lease_end(now, ctx.settings.job_lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    ctx.session.commit()
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _locked_if_ours(ctx: ServiceContext, case_id: str, token: str) -> Case | None:
+    ctx.session.rollback()
+    case = lock_case(ctx.session, case_id)
+    if case is None or case.lease_owner != token or case.status != "sealing":
+        ctx.session.rollback()
+        return None
+    return case
+
+
+def seal_case(ctx: ServiceContext, case_id: str, run: int) -> str:
+    token = new_token()
+    if not _claim_sealing(ctx, case_id, run, token):
+        return "skipped"
+    engine = ctx.session.get_bind()
+    with Heartbeat(engine, Case, case_id, token, ctx.settings.job_lease_seconds):  # type: ignore[arg-type]
+        case = ctx.session.get(Case, case_id, populate_existing=True)
+        if case is None:
+            return "skipped"
+        try:
+            pending = [r for r in RECIPIENTS if not _sealed(ctx, case, r)]
+            if pending:
+                planner = _planner(ctx, case)
+                for recipient in pending:
+                    if not _seal_one(ctx, case, recipient, planner, token):
+                        return "lost"
+        except Conflict as exc:
+            locked = _locked_if_ours(ctx, case_id, token)
+            if locked is None:
+                return "lost"
+            locked.status, locked.error = "failed", exc.message
+            locked.lease_owner, locked.lease_until = None, None
+            audit.record(
+                ctx, "case.sealed", "failed", "case", case_id, chain=case_id, detail={"reason": exc.message}
+            )
+            ctx.commit()
+            return "failed"
+    locked = _locked_if_ours(ctx, case_id, token)
+    if locked is None:
+        return "lost"
+    locked.status, locked.lease_owner, locked.lease_until = "sealed", None, None
+    audit.record(ctx, "case.sealed", "ok", "case", case_id, chain=case_id, detail={"run": run})
     ctx.commit()
     return "sealed"
 
@@ -112,7 +159,8 @@ def _require_clean(planner: RecipientPlanner, original: str, shown: str, recipie
         raise Conflict(f"{what} would show redacted content to the {recipient}; nothing was shared")
 
 
-def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: RecipientPlanner) -> None:
+def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: RecipientPlanner, token: str) -> bool:
+    """Seal and share one recipient's bundle; False (nothing shared, no blob left) if the lease was lost."""
     org = _recipient_org(case, recipient)
     if not org.age_recipient:
         raise Conflict(f"organisation {org.name} has no public key; nothing was shared")
@@ -168,6 +216,9 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: Recipien
         with archive.open("rb") as plain, sealed.open("wb") as out:
             seal(plain, out, org.age_recipient)
         key = ctx.blobs.new_key("bundle")
+        # Announced before written, so a job dying before the bundle row commits leaves no orphan.
+        ctx.session.add(PendingBlob(key=key, created_at=ctx.clock.now()))
+        ctx.session.commit()
         with sealed.open("rb") as sealed_in:
             ctx.blobs.put_raw(key, sealed_in)
         bundle = Bundle(
@@ -182,8 +233,14 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: Recipien
             file_count=len(entries),
             title=title,
         )
+    locked = _locked_if_ours(ctx, case.id, token)
+    if locked is None or _sealed(ctx, locked, recipient):
+        ctx.session.rollback()
+        _drop_pending(ctx, key)
+        return locked is not None
     ctx.session.add(bundle)
-    case.label_state = planner.labeller.state()
+    ctx.session.execute(delete(PendingBlob).where(PendingBlob.key == key))
+    locked.label_state = planner.labeller.state()
     audit.record(
         ctx,
         "bundle.shared",
@@ -198,7 +255,19 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: Recipien
             "manifest_sha256": bundle.manifest_sha256,
         },
     )
-    ctx.commit()
+    try:
+        ctx.commit()
+    except IntegrityError:
+        # Another job shared this recipient's bundle first (a lease cannot prevent every race).
+        ctx.session.rollback()
+        _drop_pending(ctx, key)
+    return True
+
+
+def _drop_pending(ctx: ServiceContext, key: str) -> None:
+    ctx.blobs.delete(key)
+    ctx.session.execute(delete(PendingBlob).where(PendingBlob.key == key))
+    ctx.session.commit()
 
 
 def _sha256_file(path: Path) -> str:

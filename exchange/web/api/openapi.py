@@ -73,7 +73,13 @@ def openapi_document() -> dict[str, Any]:
                             "type": "string",
                             "description": "Why the file failed, or why a recipient's output is withheld",
                         },
-                        "findings": {"type": "array", "items": {"type": "object"}},
+                        "finding_counts": {
+                            "type": "object",
+                            "description": "Findings of the last run per entity type; the findings "
+                            "themselves are paged at /cases/{case_id}/findings",
+                            "additionalProperties": {"type": "integer"},
+                        },
+                        "findings_total": {"type": "integer"},
                         "needs_review": {"type": "boolean"},
                         "outputs": {
                             "type": "object",
@@ -163,11 +169,44 @@ def openapi_document() -> dict[str, Any]:
             },
             "/cases/{case_id}": {
                 "get": {
-                    "summary": "Case status, progress, files and findings",
+                    "summary": "Case status, progress, files and finding counts",
                     "parameters": [CASE_ID],
                     "responses": {
                         "200": _resp("Case", {"$ref": "#/components/schemas/Case"}),
                         **_errors(401, 404),
+                    },
+                },
+            },
+            "/cases/{case_id}/findings": {
+                "get": {
+                    "summary": "A page of the case's findings, oldest first (applicant only)",
+                    "parameters": [
+                        CASE_ID,
+                        {"name": "file", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "description": "next_cursor of the previous page (opaque)",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "default": 200, "minimum": 1, "maximum": 1000},
+                        },
+                    ],
+                    "responses": {
+                        "200": _resp(
+                            "Findings and the cursor of the next page (null on the last)",
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "findings": {"type": "array", "items": {"type": "object"}},
+                                    "next_cursor": {"type": ["string", "null"]},
+                                },
+                            },
+                        ),
+                        **_errors(400, 401, 404),
                     },
                 },
             },

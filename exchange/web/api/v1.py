@@ -93,6 +93,14 @@ def get_case(case_id: str) -> Any:
     return jsonify(view)
 
 
+@bp.get("/cases/<case_id>/findings")
+@login_required
+def case_findings(case_id: str) -> Any:
+    ctx = service_context()
+    args = request.args
+    return jsonify(cases.list_findings(ctx, case_id, args.get("file"), args.get("cursor"), args.get("limit")))
+
+
 def _add_output_summaries(file: dict[str, Any], row: CaseFile) -> None:
     """Per recipient: its file name, OCR, review and withheld facts, read from the engine report.
 
@@ -197,7 +205,10 @@ def delete_file(case_id: str, file_id: str) -> Any:
 
 
 def _accepted(action: Callable[[ServiceContext, str], Case], case_id: str) -> Any:
-    """Run a state change that queues background work; 202 once it is committed and queued."""
+    """Run a state change whose jobs go to the outbox; 202 once committed (the broker may be down).
+
+    A concurrent duplicate is answered 409 by the service's conditional UPDATE.
+    """
     ctx = service_context()
     case = action(ctx, case_id)
     ctx.commit()

@@ -101,27 +101,45 @@
   });
 
   // ---- live status ------------------------------------------------------------
+  // Findings are paged from their own endpoint, on demand: a case may hold hundreds of thousands.
   function renderFindings(file) {
     const cell = el("td");
-    const findings = file.findings || [];
-    if (!file.findings) { cell.textContent = "—"; return cell; }
+    const total = file.findings_total || 0;
+    if (file.status !== "processed" && file.status !== "failed") { cell.textContent = "—"; return cell; }
     const details = el("details");
-    details.append(el("summary", findings.length + " finding" + (findings.length === 1 ? "" : "s")));
+    const kinds = Object.keys(file.finding_counts || {}).sort()
+      .map((k) => k + " " + file.finding_counts[k]).join(", ");
+    details.append(el("summary", total + " finding" + (total === 1 ? "" : "s") + (kinds ? " (" + kinds + ")" : "")));
     const ul = el("ul", null, "findings");
-    findings.forEach((f) => {
-      const li = el("li");
-      li.append(el("strong", f.entity_type), document.createTextNode(" “"), el("mark", f.text),
-        document.createTextNode("” score " + Number(f.score).toFixed(2) + (f.page ? " · page " + f.page : "")));
-      if (f.explanation) li.append(el("div", f.explanation, "hint"));
-      if (f.suggestion) li.append(el("div", "suggestion: an undeclared name found by NER; review it", "hint"));
-      const decisions = f.decision || {};
-      const reasons = f.reason || {};
-      Object.keys(decisions).forEach((r) => {
-        li.append(el("div", r + ": " + decisions[r] + (reasons[r] ? " — " + reasons[r] : ""), "decision decision-" + decisions[r]));
+    const more = el("button", "Show more findings");
+    more.type = "button";
+    let cursor = null;
+    let loaded = false;
+    async function page() {
+      const query = "?file=" + encodeURIComponent(file.id) + "&limit=200" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+      const data = await call("GET", api + "/findings" + query);
+      data.findings.forEach((f) => {
+        const li = el("li");
+        li.append(el("strong", f.entity_type), document.createTextNode(" “"), el("mark", f.text),
+          document.createTextNode("” score " + Number(f.score).toFixed(2) + (f.page ? " · page " + f.page : "")));
+        if (f.explanation) li.append(el("div", f.explanation, "hint"));
+        if (f.suggestion) li.append(el("div", "suggestion: an undeclared name found by NER; review it", "hint"));
+        const decisions = f.decisions || {};
+        const reasons = f.reasons || {};
+        Object.keys(decisions).forEach((r) => {
+          li.append(el("div", r + ": " + decisions[r] + (reasons[r] ? " — " + reasons[r] : ""), "decision decision-" + decisions[r]));
+        });
+        ul.append(li);
       });
-      ul.append(li);
+      cursor = data.next_cursor;
+      more.hidden = !cursor;
+    }
+    details.addEventListener("toggle", () => {
+      if (details.open && !loaded && total) { loaded = true; page().catch(() => { loaded = false; }); }
     });
-    details.append(ul);
+    more.hidden = true;
+    more.addEventListener("click", () => { page().catch(() => {}); });
+    details.append(ul, more);
     cell.append(details);
     return cell;
   }
@@ -181,6 +199,7 @@
   }
 
   let timer = null;
+  let shownFiles = null;
   async function refresh() {
     try {
       const data = await call("GET", api);
@@ -190,7 +209,9 @@
       document.getElementById("case-progress").value = data.progress;
       document.getElementById("case-error").textContent = data.error || "";
       document.getElementById("approve-case").hidden = data.status !== "review";
-      renderFiles(data.files);
+      // Re-render only on change, so an opened list of findings stays open.
+      const files = JSON.stringify(data.files);
+      if (files !== shownFiles) { shownFiles = files; renderFiles(data.files); }
       const busy = data.status === "processing" || data.status === "sealing";
       clearTimeout(timer);
       timer = setTimeout(refresh, busy ? 1000 : 5000);

@@ -111,7 +111,8 @@ def test_submit_queues_only_after_commit(ctx: ServiceContext) -> None:
     assert isinstance(queue, RecordingQueue)
     assert queue.sent == []  # nothing leaves before the transaction is durable
     ctx.commit()
-    assert queue.sent == [(cases.PROCESS_TASK, (case.id, 1))]
+    # One job per file, relayed from the outbox once the transaction committed.
+    assert queue.sent == [(cases.PROCESS_FILE_TASK, (case.id, case.files[0].id, 1))]
     assert case.files[0].name == "orders.txt"
     with pytest.raises(Conflict):
         cases.submit(ctx, case.id)  # already processing
