@@ -15,4 +15,6 @@ RUN pip install .
 RUN useradd --system --uid 10001 --home-dir /data exchange && mkdir -p /data && chown exchange /data
 USER exchange
 EXPOSE 8000
-CMD ["waitress-serve", "--host=0.0.0.0", "--port=8000", "--threads=8", "--call", "exchange:create_app"]
+# gunicorn streams request bodies to the app (waitress spools them to plaintext temp files).
+CMD ["gunicorn", "--bind=0.0.0.0:8000", "--worker-class=gthread", "--workers=1", "--threads=8", \
+     "--timeout=120", "--worker-tmp-dir=/dev/shm", "--error-logfile=-", "exchange:create_app()"]

@@ -1,4 +1,12 @@
-"""`exchange up`: the web server (waitress) and a Celery worker, together.
+"""`exchange up`: the web server (gunicorn) and a Celery worker, together.
+
+The web server is gunicorn with threaded workers: it hands ``wsgi.input``
+to the app as a stream (chunked bodies included), so an upload goes from
+the socket to the encryptor without a plaintext copy on disk. Waitress
+buffers every request body above 512 KiB in an unlinked temporary file
+before the app sees it, which is exactly the copy we must not make. One
+process with threads by default: the upload semaphore and the metrics are
+per process.
 
 When no Redis answers at REDIS_URL and the URL points at this machine, a
 private redis-server is started for the instance (no persistence, loopback
@@ -13,12 +21,16 @@ import subprocess
 import sys
 import time
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import click
 
 from exchange.cli.base import cli, fail
 from exchange.cli.runtime import load_settings
+
+if TYPE_CHECKING:
+    from exchange.settings import Settings
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -71,15 +83,46 @@ def start_private_redis(url: str, workdir: str) -> subprocess.Popen[bytes]:
     return proc
 
 
+def web_server(settings: Settings, host: str, port: int, threads: int) -> Any:
+    """A gunicorn server for the app; the app is built in the worker process, not before the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    from exchange import create_app
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            options = {
+                "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+                "worker_class": "gthread",
+                "workers": 1,
+                "threads": threads,
+                # gthread workers notify the arbiter from their main loop, so a long
+                # upload does not count as a hung worker; this bounds a truly stuck one.
+                "timeout": 120,
+                "graceful_timeout": 20,
+                "keepalive": 5,
+                # The app writes one JSON access line per request without query strings
+                # (they may carry tokens); gunicorn's own access log stays off.
+                "accesslog": None,
+                "errorlog": "-",
+                "proc_name": "secure-exchange",
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(settings)
+
+    return Server()
+
+
 @cli.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", "concurrency", default=2, show_default=True, type=int, help="Worker processes.")
-def up_command(host: str, port: int, concurrency: int) -> None:
+@click.option("--threads", default=8, show_default=True, type=int, help="Web server threads.")
+def up_command(host: str, port: int, concurrency: int, threads: int) -> None:
     """Start the portal (web server and worker)."""
-    from waitress import serve
-
-    from exchange import create_app
     from exchange.models.database import upgrade
 
     settings = load_settings()
@@ -114,14 +157,7 @@ def up_command(host: str, port: int, concurrency: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     click.echo(f"secure-exchange is running on http://{host}:{port}/ (Ctrl-C stops it)")
     try:
-        serve(
-            create_app(settings),
-            host=host,
-            port=port,
-            threads=8,
-            ident="secure-exchange",
-            clear_untrusted_proxy_headers=True,
-        )
+        web_server(settings, host, port, threads).run()
     finally:
         for child in reversed(children):
             child.terminate()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from typing import BinaryIO
 
-from exchange.domain.errors import UnsupportedFile
+from exchange.domain.errors import InvalidInput, UnsupportedFile
 
 PDF = "application/pdf"
 TEXT = "text/plain"
@@ -145,8 +145,31 @@ def check_extension(name: str, media_type: str) -> None:
 def display_name(name: str | None) -> str:
     """A user's file name made safe to show and store: its last path segment, no control characters.
 
-    Display only: the server never uses it as a path.
+    Display only: the server never uses it as a path. Stored names come from
+    ``upload_name``, which refuses control characters instead of hiding them.
     """
     base = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
     base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C").strip()
-    return base[:255] or "unnamed"
+    return base[:MAX_NAME_CHARS] or "unnamed"
+
+
+#: the longest stored file name (the database column's width)
+MAX_NAME_CHARS = 255
+#: embedding, override and isolate controls: they make "exe.pdf" read as "fdp.exe"
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def upload_name(name: str | None) -> str:
+    """The name an upload is stored under: its last path segment, NFC, or a refusal.
+
+    A name with NUL, other control characters, lone surrogates or bidi
+    overrides is refused rather than silently changed: the applicant should
+    know that the name the recipient sees is not the one they sent.
+    """
+    raw = name or ""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI_CONTROLS for ch in raw):
+        raise InvalidInput("the file name contains control characters")
+    base = unicodedata.normalize("NFC", raw).replace("\\", "/").rsplit("/", 1)[-1].strip()
+    if len(base) > MAX_NAME_CHARS:
+        raise InvalidInput(f"the file name is longer than {MAX_NAME_CHARS} characters")
+    return base or "unnamed"

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import io
-from typing import Any, BinaryIO
+from typing import Any
 
 import yaml
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from exchange.domain.detection import Labeller, load_policy
 from exchange.domain.detection import import_customers as parse_customer_list
-from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, TooLarge
-from exchange.domain.filetypes import display_name, sniff_media_type
+from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from exchange.domain.filetypes import display_name
 from exchange.models import Bundle, Case, CaseFile, FindingRow, Organisation, PolicyVersion
 from exchange.services import audit, outbox
 from exchange.services.context import Actor, ServiceContext
@@ -157,73 +155,6 @@ def import_customers(
     document["terms"] = terms
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     return set_policy(ctx, case_id, text), len(added)
-
-
-class _HashingReader:
-    """Counts and hashes bytes as the blob store reads them, and enforces the size limit."""
-
-    def __init__(self, source: BinaryIO, limit: int) -> None:
-        self.source, self.limit = source, limit
-        self.size = 0
-        self.digest = hashlib.sha256()
-
-    def read(self, n: int = -1) -> bytes:
-        chunk = self.source.read(n if n and n > 0 else 1 << 20)
-        self.size += len(chunk)
-        if self.size > self.limit:
-            raise TooLarge(f"file is larger than the {self.limit // (1024 * 1024)} MiB limit")
-        self.digest.update(chunk)
-        return chunk
-
-
-def add_file(ctx: ServiceContext, case_id: str, name: str | None, stream: BinaryIO) -> CaseFile:
-    _require_applicant(ctx)
-    case = get_case(ctx, case_id)
-    _require_editable(case)
-    display = display_name(name)
-    count = ctx.session.scalar(select(func.count()).where(CaseFile.case_id == case.id)) or 0
-    if count >= ctx.settings.max_files_per_case:
-        raise InvalidInput(f"a case holds at most {ctx.settings.max_files_per_case} files")
-    limit = ctx.settings.max_upload_bytes
-    stream.seek(0, io.SEEK_END)
-    if stream.tell() > limit:
-        raise TooLarge(f"{display} is larger than the {limit // (1024 * 1024)} MiB limit; nothing was stored")
-    stream.seek(0)
-    head = stream.read(8192)
-    media_type = sniff_media_type(head, display, stream)
-    stream.seek(0)
-    key = ctx.blobs.new_key("upload")
-    reader = _HashingReader(stream, limit)
-    try:
-        ctx.blobs.put(key, reader)  # type: ignore[arg-type]
-    except BaseException:
-        ctx.blobs.delete(key)
-        if reader.size > limit:
-            # The encryptor wraps our error in its own; answer with the size reason.
-            raise TooLarge(f"{display} is larger than the limit; nothing was stored") from None
-        raise
-    row = CaseFile(
-        case_id=case.id,
-        name=display,
-        size=reader.size,
-        sha256=reader.digest.hexdigest(),
-        media_type=media_type,
-        blob_key=key,
-    )
-    ctx.session.add(row)
-    ctx.session.flush()
-    if case.status != "draft":
-        case.status, case.progress, case.error = "draft", 0, None
-    audit.record(
-        ctx,
-        "file.uploaded",
-        "ok",
-        "file",
-        row.id,
-        chain=case.id,
-        detail={"name": display, "size": row.size, "sha256": row.sha256, "media_type": media_type},
-    )
-    return row
 
 
 def delete_file(ctx: ServiceContext, case_id: str, file_id: str) -> None:

@@ -1,20 +1,33 @@
-"""Web adapters: browser pages and the JSON API, as blueprints."""
+"""Web adapters: browser pages, the JSON API and the operations endpoints, as blueprints.
+
+Hook order matters: the request id is assigned first and text the database
+cannot store is refused next, before sign-in, CSRF or any view reads input.
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from exchange.web import auth, errors, pages
+from exchange.web import auth, errors, ops, pages, uploads, validation
+from exchange.web import logging as web_logging
 from exchange.web.api import v1
-from exchange.web.wiring import close_session
+from exchange.web.wiring import close_session, wiring
 
 
 def register_web(app: Flask) -> None:
+    uploads.install(app, wiring_slots(app))
     app.before_request(auth.load_actor)
+    validation.register(app)
+    web_logging.register(app)
     app.teardown_appcontext(close_session)
     app.after_request(auth.security_headers)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(v1.bp)
-    app.add_url_rule("/healthz", "healthz", v1.healthz)
+    ops.register(app)
     errors.register(app)
+
+
+def wiring_slots(app: Flask) -> int:
+    with app.app_context():
+        return wiring().settings.max_concurrent_uploads

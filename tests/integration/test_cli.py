@@ -134,13 +134,21 @@ def test_up_serves_and_starts_a_private_redis_when_none_answers(env: dict[str, s
         stderr=subprocess.STDOUT,
     )
     try:
-        health = _wait_healthy(f"http://127.0.0.1:{web_port}/healthz", proc)
-        assert health["checks"] == {"web": "ok", "database": "ok", "broker": "ok"}
+        assert _wait_healthy(f"http://127.0.0.1:{web_port}/healthz", proc) == {"status": "ok"}
+        ready = _wait_healthy(f"http://127.0.0.1:{web_port}/readyz", proc)
+        assert ready["status"] == "ready", ready
+        assert {name: check["ok"] for name, check in ready["checks"].items()} == {
+            "database": True,
+            "broker": True,
+            "object_store": True,
+        }
         assert redis.Redis(port=redis_port).ping()
     finally:
         proc.terminate()
         output = proc.communicate(timeout=60)[0].decode(errors="replace")
     assert "started a private redis-server" in output
+    # gunicorn, not waitress: waitress spools request bodies to plaintext temp files
+    assert "Starting gunicorn" in output
     with pytest.raises(redis.ConnectionError):
         redis.Redis(port=redis_port, socket_connect_timeout=1).ping()
 

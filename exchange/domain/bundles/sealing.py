@@ -1,11 +1,15 @@
 """Sealing: a signed archive, encrypted with age to one organisation's key.
 
-Layout of the plaintext tar (ustar, no compression — redacted PDFs and
+Layout of the plaintext tar (POSIX pax, no compression — redacted PDFs and
 images do not compress and compression ratios are a side channel):
 
     manifest.json        canonical JSON, see ``manifest.py``
     manifest.sig         raw Ed25519 signature over manifest.json
     files/<member name>  the redacted files
+
+Member names are UTF-8 of any length: ustar's 100-byte name field cut
+long and CJK names (or refused them), so pax extended headers carry every
+name that does not fit; GNU tar, bsdtar and Python's tarfile read them.
 
 The plaintext archive is written only inside the worker's private temporary
 directory and encrypted from there; only the sealed form is stored.
@@ -57,7 +61,7 @@ def _add(tar: tarfile.TarFile, name: str, size: int, stream: BinaryIO) -> None:
 
 
 def write_archive(out: BinaryIO, manifest: bytes, signature: bytes, members: Iterable[BundleMember]) -> None:
-    with tarfile.open(fileobj=out, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8") as tar:
         _add(tar, MANIFEST, len(manifest), io.BytesIO(manifest))
         _add(tar, SIGNATURE, len(signature), io.BytesIO(signature))
         for member in members:

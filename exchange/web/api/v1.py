@@ -10,19 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context
-from sqlalchemy import text
 
 from exchange.domain.detection import policy_schema
 from exchange.domain.errors import DomainError, InvalidInput
 from exchange.extensions import csrf
 from exchange.models import Case, CaseFile
-from exchange.services import access_log, cases, sharing
+from exchange.services import access_log, cases, sharing, uploads
 from exchange.services.context import ServiceContext
 from exchange.web.api.openapi import openapi_document
 from exchange.web.auth import login_required
-from exchange.web.wiring import service_context, wiring
+from exchange.web.uploads import StreamingForm, streaming_upload, upload_slot
+from exchange.web.wiring import service_context
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -185,13 +184,19 @@ def import_customers(case_id: str) -> Any:
 
 @bp.post("/cases/<case_id>/files")
 @login_required
+@streaming_upload("api_v1.upload_file")
+@upload_slot
 def upload_file(case_id: str) -> Any:
-    upload = request.files.get("file")
-    if upload is None:
-        raise InvalidInput("send the file as multipart/form-data in the field 'file'")
+    name, chunks = StreamingForm.from_request(request).file_chunks()
     ctx = service_context()
-    row = cases.add_file(ctx, case_id, upload.filename, upload.stream)  # type: ignore[arg-type]
-    ctx.commit()
+    received = uploads.receive_upload(ctx, case_id, name, chunks)
+    try:
+        ctx.commit()
+    except BaseException:
+        uploads.discard(ctx, received)
+        raise
+    row = received.row
+    g.upload_bytes = received.size
     return jsonify(id=row.id, name=row.name, size=row.size, sha256=row.sha256, media_type=row.media_type), 201
 
 
@@ -251,21 +256,3 @@ def download(bundle_id: str) -> Any:
     response.headers["Content-Disposition"] = f'attachment; filename="bundle-{bundle.id}.tar.age"'
     response.headers["X-Bundle-SHA256"] = bundle.sha256
     return response
-
-
-def healthz() -> Any:
-    wired = wiring()
-    checks: dict[str, str] = {"web": "ok"}
-    try:
-        with wired.database.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception:  # noqa: BLE001  (any failure means unhealthy; the reason is logged by the driver)
-        checks["database"] = "unavailable"
-    try:
-        redis.Redis.from_url(wired.settings.redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
-        checks["broker"] = "ok"
-    except Exception:  # noqa: BLE001  (same as above)
-        checks["broker"] = "unavailable"
-    healthy = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if healthy else "unavailable", checks=checks), 200 if healthy else 503

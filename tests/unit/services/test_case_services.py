@@ -13,7 +13,7 @@ from exchange.domain.bundles.sealing import new_identity
 from exchange.domain.bundles.signing import generate_signing_key
 from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exchange.models.database import Database, upgrade
-from exchange.services import accounts, cases
+from exchange.services import accounts, cases, uploads
 from exchange.services.context import ServiceContext
 from exchange.settings import Settings
 
@@ -105,7 +105,7 @@ def test_submit_queues_only_after_commit(ctx: ServiceContext) -> None:
     as_user(ctx, "a@example.test")
     case = cases.create_case(ctx, "Magnets", "S Co", "B Office")
     cases.set_policy(ctx, case.id, POLICY)
-    cases.add_file(ctx, case.id, "../../orders.txt", io.BytesIO(b"Kestrel Dynamics GmbH"))
+    uploads.receive_bytes(ctx, case.id, "../../orders.txt", io.BytesIO(b"Kestrel Dynamics GmbH"))
     cases.submit(ctx, case.id)
     queue = ctx.queue
     assert isinstance(queue, RecordingQueue)

@@ -15,7 +15,7 @@ from exchange.domain.bundles.sealing import new_identity, open_sealed
 from exchange.domain.bundles.signing import generate_signing_key
 from exchange.models import Bundle, Case, RedactedFile
 from exchange.models.database import Database, upgrade
-from exchange.services import accounts, cases, sharing
+from exchange.services import accounts, cases, sharing, uploads
 from exchange.services.context import ServiceContext
 from exchange.settings import Settings
 from tests.unit.services.test_case_services import MemoryBlobStore, RecordingQueue
@@ -82,7 +82,7 @@ def processed_case(ctx: ServiceContext, names: dict[str, dict[str, str | None]])
     case = cases.create_case(ctx, "Order for Kestrel Dynamics GmbH (N52SH-X)", "S Co", "B Office")
     cases.set_policy(ctx, case.id, POLICY)
     for name, per_recipient in names.items():
-        row = cases.add_file(ctx, case.id, name, io.BytesIO(b"Delivery in March.\n"))
+        row = uploads.receive_bytes(ctx, case.id, name, io.BytesIO(b"Delivery in March.\n"))
         for recipient, shown in per_recipient.items():
             data = f"redacted for {recipient}\n".encode()
             key = ctx.blobs.new_key("redacted")
