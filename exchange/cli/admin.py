@@ -1,4 +1,4 @@
-"""Administration commands: init, db, users, orgs, tokens, demo."""
+"""Administration commands: init, db, users, orgs, tokens, demo, reconcile."""
 
 from __future__ import annotations
 
@@ -159,3 +159,40 @@ def audit_verify(case_id: str | None) -> None:
         fail(f"no access-log events for case {case_id}")
     if broken:
         sys.exit(1)
+
+
+@cli.command("reconcile")
+@click.option("--loop", is_flag=True, help="Keep reconciling every EXCHANGE_RECONCILE_INTERVAL_SECONDS.")
+def reconcile_command(loop: bool) -> None:
+    """Relay queued jobs and re-queue lost ones (workers do this too; safe to run at any time)."""
+    import time
+
+    from exchange.services import reconciler
+    from exchange.services.context import ServiceContext
+    from exchange.wiring import build
+
+    settings = load_settings()
+    wired = build(settings)  # the real broker: relaying is the point
+    try:
+        while True:
+            ctx = ServiceContext(
+                session=wired.database.sessions(),
+                blobs=wired.blobs,
+                queue=wired.queue,
+                settings=settings,
+                client_addr="cli",
+            )
+            try:
+                done = reconciler.reconcile(ctx)
+            finally:
+                ctx.session.close()
+            click.echo(
+                f"relayed {done.relayed} job(s); re-queued {len(done.requeued_files)} file job(s) "
+                f"and {len(done.requeued_sealing)} sealing job(s); finalised {len(done.finalised)} case(s); "
+                f"deleted {done.orphans_deleted} orphaned blob(s) and {done.workspaces_removed} workspace(s)"
+            )
+            if not loop:
+                return
+            time.sleep(settings.reconcile_interval_seconds)
+    finally:
+        wired.close()

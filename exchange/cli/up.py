@@ -10,15 +10,18 @@ per process.
 
 When no Redis answers at REDIS_URL and the URL points at this machine, a
 private redis-server is started for the instance (no persistence, loopback
-only). Children are stopped when the command ends.
+only). The worker is supervised: restarted when it dies, within a restart
+budget (see :class:`SupervisedWorker`). Children are stopped when the command ends.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -116,6 +119,59 @@ def web_server(settings: Settings, host: str, port: int, threads: int) -> Any:
     return Server()
 
 
+class SupervisedWorker:
+    """The Celery worker, restarted when it dies, at most ``max_restarts`` times per ``window``.
+
+    A worker killed by the OOM killer or a SIGKILL leaves its jobs to the
+    reconciler (their leases run out); this brings a worker back to run them.
+    A worker that keeps dying (bad configuration) is not restarted forever:
+    past the budget ``up`` says so and stops.
+    """
+
+    def __init__(self, argv: list[str], max_restarts: int = 5, window: float = 300.0) -> None:
+        self.argv, self.max_restarts, self.window = argv, max_restarts, window
+        self.restarts: list[float] = []
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.gave_up = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv)  # noqa: S603  (fixed argv, no shell)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(1.0):
+            proc = self.proc
+            if proc is None or proc.poll() is None:
+                continue
+            now = time.monotonic()
+            self.restarts = [t for t in self.restarts if now - t < self.window]
+            if len(self.restarts) >= self.max_restarts:
+                click.echo(
+                    f"error: the worker died {len(self.restarts) + 1} times within {int(self.window)} s; "
+                    "not restarting it (see its log above)",
+                    err=True,
+                )
+                self.gave_up = True
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            self.restarts.append(now)
+            click.echo(f"the worker exited with {proc.returncode}; restarting it", err=True)
+            self.proc = subprocess.Popen(self.argv)  # noqa: S603  (fixed argv, no shell)
+
+    def stop(self, timeout: float = 20) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 @cli.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -133,7 +189,7 @@ def up_command(host: str, port: int, concurrency: int, threads: int) -> None:
         redis_dir.mkdir(exist_ok=True)
         children.append(start_private_redis(settings.redis_url, str(redis_dir)))
         click.echo(f"started a private redis-server for this instance at {settings.redis_url}")
-    worker = subprocess.Popen(  # noqa: S603  (fixed argv, no shell)
+    worker = SupervisedWorker(
         [
             sys.executable,
             "-m",
@@ -147,9 +203,9 @@ def up_command(host: str, port: int, concurrency: int, threads: int) -> None:
             "exchange",
             "-n",
             f"exchange-{port}@%h",
-        ],
+        ]
     )
-    children.append(worker)
+    worker.start()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         raise SystemExit(0)
@@ -159,6 +215,7 @@ def up_command(host: str, port: int, concurrency: int, threads: int) -> None:
     try:
         web_server(settings, host, port, threads).run()
     finally:
+        worker.stop()
         for child in reversed(children):
             child.terminate()
         for child in children:

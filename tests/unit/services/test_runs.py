@@ -84,7 +84,7 @@ class DownQueue:
 
 def _upload(ctx: ServiceContext, case_id: str, name: str, data: bytes) -> None:
     try:
-        from exchange.services import uploads  # noqa: PLC0415  (streamed uploads, where they landed)
+        from exchange.services import uploads
     except ImportError:
         cases.add_file(ctx, case_id, name, io.BytesIO(data))  # type: ignore[attr-defined]
         return
