@@ -217,10 +217,20 @@ def test_low_confidence_needs_review(scans: dict[str, Path]) -> None:
     assert "confidence" in result.report["review_reasons"][0]
 
 
-def test_a_sideways_scan_is_read_turned(tmp_path: Path) -> None:
+def test_a_sideways_scan_is_read_turned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     src = producer_scans.sideways_scan(tmp_path)
     engine = PdfEngine()
-    result = engine.redact(engine.read(src, LIMITS), plan())
+    document = engine.read(src, LIMITS)
+    turned: list[int] = []
+    real = images.ocr_oriented
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        turned.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(images, "ocr_oriented", counted)
+    result = engine.redact(document, plan())
+    assert turned == [1]  # the painted page is verified with the turn search too
     out = write(result, tmp_path, "sideways")
     assert result.report["counts"]["CUSTOMER"] >= 3
     # Poppler renders it sideways; turn the render upright for the independent reader.

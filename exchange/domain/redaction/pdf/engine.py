@@ -242,6 +242,7 @@ def redact_pdf(
     fallback: dict[int, list[str]] = {}
     removed_images: dict[int, list[Box]] = {}
     painted_pages: list[int] = []
+    turned_pages: set[int] = set()
     warnings: list[str] = []
     failed = False
     with open_pdf(data, limits) as pdf:
@@ -270,6 +271,8 @@ def redact_pdf(
                     entry["images_read"] = page_pixels.images_read
                     entry["images_replaced"] = outcome.images_replaced
                     warnings.extend(page_pixels.warnings)
+                    if page_pixels.turned:
+                        turned_pages.add(number)
                 if outcome.failures:
                     if pixels is not None and can_fall_back(outcome.failures):
                         fallback[number] = list(outcome.failures)
@@ -321,6 +324,8 @@ def redact_pdf(
             raise UnsupportedFile("a page that needed rendering could not be rendered") from exc
         for number, entry in entries.items():
             pages_report[number - 1] = entry
+            if entry.pop("read_turned"):
+                turned_pages.add(number)
             boxes_by_page[number] = []
         recheck_pages = [n for n in recheck_pages if n not in entries]
         report["fallback_rasterized_pages"] = sorted(entries)
@@ -337,7 +342,15 @@ def redact_pdf(
         boxes_by_page = {}
     read_pixels = pixels if images != "keep" else None
     try:
-        leaks = verify_output(out, sensitive_values, boxes_by_page, recheck_pages, limits, pixels=read_pixels)
+        leaks = verify_output(
+            out,
+            sensitive_values,
+            boxes_by_page,
+            recheck_pages,
+            limits,
+            pixels=read_pixels,
+            turned_pages=frozenset(turned_pages),
+        )
     except (*_DAMAGE, RecursionError, pdfium.PdfiumError) as exc:
         # Our own output must re-open cleanly; if it does not, nothing is released.
         raise UnsupportedFile("the PDF is damaged: its redacted copy could not be verified") from exc
@@ -377,6 +390,7 @@ def verify_output(
     limits: PdfLimits,
     *,
     pixels: PixelReader | None = None,
+    turned_pages: frozenset[int] = frozenset(),
 ) -> list[Leak]:
     """Every check of ``verify``; with ``pixels``, the OCR of every image in ``data`` too."""
     needles = Needles(sensitive_values)
@@ -402,7 +416,7 @@ def verify_output(
                 for idx in needles.search(model.text) if needles else []:
                     leaks.append(Leak(number, "page_text", idx))
     if pixels is not None:
-        leaks += scan_pixels(data, needles, pixels, limits)
+        leaks += scan_pixels(data, needles, pixels, limits, turned_pages)
     unique: dict[tuple[int | None, str, int], Leak] = {}
     for leak in leaks:
         unique.setdefault((leak.page, leak.kind, leak.value_index), leak)

@@ -31,7 +31,7 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
 
 from exchange.domain.detection.findings import Redaction, merge_redactions
-from exchange.domain.redaction.pdf.images import PixelReader, PixelRect, margin
+from exchange.domain.redaction.pdf.images import PixelReader, PixelRect, margin, was_turned
 from exchange.domain.redaction.pdf.limits import PdfLimits
 from exchange.domain.redaction.pdf.output import save_pdf
 from exchange.domain.redaction.pdf.textmodel import Box, page_box
@@ -122,8 +122,10 @@ def render_redacted(
     reader: PixelReader,
     covers: Sequence[Box] = (),
     dpi: int = DPI,
-) -> tuple[Image.Image, Counter[str]]:
+) -> tuple[Image.Image, Counter[str], bool]:
     """Page ``number`` rendered by pdfium, with every finding painted (module docstring).
+
+    Also returns whether OCR found text only in a turned copy of the render.
 
     ``covers`` are page-space areas painted solid grey first (images the
     recipient's rule removes).
@@ -159,7 +161,7 @@ def render_redacted(
     painted: list[PixelRect] = [margin(r, image.size) for r in rects]
     for left, top, right, bottom in painted:
         draw.rectangle((left, top, right - 1, bottom - 1), fill=(0, 0, 0))
-    return image, counts
+    return image, counts, was_turned(ocr)
 
 
 def rasterize_failed_pages(
@@ -185,7 +187,7 @@ def rasterize_failed_pages(
                 # Checked before rendering: pdfium would allocate the bitmap first.
                 if (x1 - x0) * (y1 - y0) * (dpi / 72.0) ** 2 > limits.max_image_pixels:
                     raise ValueError("the rendered page is larger than the image limit")
-                image, counts = render_redacted(
+                image, counts, turned = render_redacted(
                     doc,
                     number,
                     crop=(x0, y0, x1, y1),
@@ -213,6 +215,7 @@ def rasterize_failed_pages(
                     "status": "rasterized",
                     "reasons": sorted(set(reasons[number])),
                     "redactions": dict(counts),
+                    "read_turned": turned,
                     "dpi": dpi,
                 }
             return save_pdf(pdf), entries

@@ -344,6 +344,8 @@ class PagePixels:
     #: page-space boxes over the painted pixels (text over them is removed too)
     page_boxes: list[Box] = field(default_factory=list)
     images_read: int = 0
+    #: some picture on the page was read only when turned (sideways or slanted text)
+    turned: bool = False
     placeholders: int = 0
     warnings: list[str] = field(default_factory=list)
 
@@ -400,6 +402,7 @@ def plan_pixels(
             continue
         ocr = reader.get(use.pixels)
         out.images_read += 1
+        out.turned = out.turned or was_turned(ocr)
         if not ocr.text.strip():
             continue
         size = use.drawn.base.size
@@ -555,11 +558,23 @@ def placeholder_stream(pdf: pikepdf.Pdf) -> pikepdf.Stream:
 
 
 # -- verification -------------------------------------------------------------------
-def scan_pixels(data: bytes, needles: Needles, reader: PixelReader, limits: PdfLimits) -> list[Leak]:
+def was_turned(ocr: OcrResult) -> bool:
+    """True when some of ``ocr``'s words were read from a turned copy of the image."""
+    return any(angle for angle in getattr(ocr, "angles", (0,)))
+
+
+def scan_pixels(
+    data: bytes,
+    needles: Needles,
+    reader: PixelReader,
+    limits: PdfLimits,
+    turned_pages: frozenset[int] = frozenset(),
+) -> list[Leak]:
     """OCR of every image drawn in the written output, searched for every value.
 
     Pixels read before (unchanged images) reuse their OCR; painted images and
-    rendered pages are read afresh. An image that cannot be decoded here, or
+    rendered pages are read afresh: upright, and with the turn search on
+    ``turned_pages`` (where reading found text only when turned). An image that cannot be decoded here, or
     one drawn where the page model does not walk (:func:`unread_pictures`),
     would leave unread: either way it is a leak.
     """
@@ -577,7 +592,8 @@ def scan_pixels(data: bytes, needles: Needles, reader: PixelReader, limits: PdfL
                     continue
                 shown = appearance(use.drawn)
                 if needles and not too_small(shown.size):
-                    pending.append((number, reader.submit(shown, oriented=False)))
+                    oriented = number in turned_pages
+                    pending.append((number, reader.submit(shown, oriented=oriented)))
             del model
     for number, key in pending:
         leaks.extend(Leak(number, "image_text", idx) for idx in needles.search(reader.get(key).text))
