@@ -159,6 +159,8 @@ class StreamingForm:
             try:
                 event = self._decoder.next_event()
             except ValueError as exc:
+                if self._eof:
+                    raise MalformedBody("the multipart body ended before its closing boundary") from exc
                 raise MalformedBody("the multipart body is malformed") from exc
             if event is NEED_DATA:
                 if self._eof:
