@@ -1,0 +1,199 @@
+"""Every route × every principal × the case's objects, against an explicit table.
+
+A route missing from ``TABLE`` fails the test: a new route must be
+classified here before it ships. "allow" means authorization let the call
+through (any answer but 401/403/404, a sign-in redirect or a 5xx: a 409 for
+a sealed case still proves the caller was let in); "deny" means 401, 403,
+404 or a redirect to the sign-in page. Every answer, allowed or not, is also
+checked for ids of objects the principal may not see.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from exchange import create_app
+from tests.conftest import Stack
+from tests.functional.sealed_case import SealedCase, extra_account, seal_case
+from tests.seed import Account, bearer, seed_world
+
+pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
+
+PRINCIPALS = ("anonymous", "applicant", "other_applicant", "supplier", "other_supplier", "bureau", "admin")
+SIGNED_IN = frozenset(PRINCIPALS) - {"anonymous"}
+EVERYONE = frozenset(PRINCIPALS)
+APPLICANTS = frozenset({"applicant", "other_applicant"})
+OWNER = frozenset({"applicant"})
+#: the sign-in form and sign-out answer everyone alike (401 for wrong credentials is the form's own)
+PUBLIC = "public"
+
+#: "METHOD endpoint" -> who is allowed; a dict when it depends on the object (which bundle).
+TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
+    "GET static": EVERYONE,
+    "GET ops.healthz": EVERYONE,
+    "GET ops.readyz": EVERYONE,
+    "GET ops.metrics": frozenset({"admin"}),
+    "GET auth.login": EVERYONE,
+    "POST auth.login": PUBLIC,
+    "POST auth.logout": PUBLIC,
+    "GET pages.home": SIGNED_IN,
+    "GET pages.bundle_list": SIGNED_IN,  # each sees its own organisation's bundles only
+    "GET pages.case_list": APPLICANTS,
+    "POST pages.case_list": APPLICANTS,
+    "GET pages.case_page": OWNER,
+    "GET pages.access_log_page": OWNER,
+    "GET api_v1.openapi": EVERYONE,
+    "GET api_v1.policy_schema_json": EVERYONE,
+    "GET api_v1.signing_key": EVERYONE,
+    "GET api_v1.bundles": SIGNED_IN,
+    "GET api_v1.download": {
+        "supplier_bundle": frozenset({"supplier"}),
+        "bureau_bundle": frozenset({"bureau"}),
+    },
+    "POST api_v1.create_case": APPLICANTS,
+    "GET api_v1.list_cases": SIGNED_IN,  # a list of the caller's organisation's cases only
+    "GET api_v1.get_case": OWNER,
+    "GET api_v1.case_access_log": OWNER,
+    "GET api_v1.case_findings": OWNER,
+    "POST api_v1.approve": OWNER,
+    "POST api_v1.submit": OWNER,
+    "POST api_v1.upload_file": OWNER,
+    "DELETE api_v1.delete_file": OWNER,
+    "PUT api_v1.put_policy": OWNER,
+    "GET api_v1.get_policy": OWNER,
+    "POST api_v1.import_customers": OWNER,
+}
+
+
+@pytest.fixture(scope="module")
+def app(stack: Stack) -> Iterator[Flask]:
+    app = create_app(stack.settings)
+    # CSRF has its own tests (test_web_security); here it would hide the authorization answer.
+    app.config["WTF_CSRF_ENABLED"] = False
+    yield app
+    app.extensions["exchange"].database.dispose()
+
+
+@pytest.fixture(scope="module")
+def sealed(stack: Stack, app: Flask) -> SealedCase:
+    return seal_case(app.test_client(), seed_world(stack.settings))
+
+
+MULTIPART = "multipart/form-data"
+
+
+def _body(endpoint: str) -> dict[str, Any]:
+    if endpoint in ("api_v1.create_case",):
+        return {"json": {"title": "matrix", "supplier_org": "-", "bureau_org": "-"}}
+    if endpoint == "api_v1.upload_file":
+        return {"data": {"file": (io.BytesIO(b"matrix\n"), "m.txt")}, "content_type": MULTIPART}
+    if endpoint == "api_v1.import_customers":
+        return {
+            "data": {"file": (io.BytesIO(b"name\nAcme\n"), "c.csv")},
+            "content_type": MULTIPART,
+        }
+    if endpoint == "api_v1.put_policy":
+        return {"data": "version: 1\nname: x\n", "content_type": "application/yaml"}
+    if endpoint == "pages.case_list":
+        return {"data": {"title": "matrix", "supplier_org": "-", "bureau_org": "-"}}
+    if endpoint == "auth.login":
+        return {"data": {"email": "nobody@example.test", "password": "wrong"}}
+    return {}
+
+
+def _targets(rule_args: set[str], sealed: SealedCase) -> dict[str, dict[str, str]]:
+    """Object variants a rule is called with: its URL values, by object name."""
+    if "bundle_id" in rule_args:
+        return {
+            "supplier_bundle": {"bundle_id": sealed.supplier_bundle},
+            "bureau_bundle": {"bundle_id": sealed.bureau_bundle},
+        }
+    values: dict[str, str] = {}
+    if "case_id" in rule_args:
+        values["case_id"] = sealed.case_id
+    if "file_id" in rule_args:
+        values["file_id"] = sealed.file_id
+    if "filename" in rule_args:
+        values["filename"] = "style.css"
+    name = "file" if "file_id" in rule_args else "case" if "case_id" in rule_args else "none"
+    return {name: values}
+
+
+def _verdict(res: Any) -> str:
+    assert res.status_code < 500, res.get_data()[:300]
+    if res.status_code in (401, 403, 404):
+        return "deny"
+    if res.status_code in (301, 302, 303) and "/login" in res.headers.get("Location", ""):
+        return "deny"
+    # The API refuses a cookie-less, token-less write at its CSRF gate before sign-in is asked for.
+    if res.status_code == 400 and b"CSRF" in res.get_data():
+        return "deny"
+    return "allow"
+
+
+def _invisible_ids(principal: str, sealed: SealedCase) -> set[str]:
+    everything = {sealed.case_id, sealed.file_id, sealed.supplier_bundle, sealed.bureau_bundle}
+    visible = {
+        "applicant": everything,
+        # a recipient's bundle listing names the case it came from
+        "supplier": {sealed.case_id, sealed.supplier_bundle},
+        "bureau": {sealed.case_id, sealed.bureau_bundle},
+    }.get(principal, set())
+    return everything - visible
+
+
+def test_every_route_for_every_principal(stack: Stack, app: Flask, sealed: SealedCase) -> None:
+    world = sealed.world
+    accounts: dict[str, Account | None] = {
+        "anonymous": None,
+        "applicant": world.applicant,
+        "other_applicant": extra_account(stack.settings, "applicant"),
+        "supplier": world.supplier,
+        "other_supplier": world.outsider,
+        "bureau": world.bureau,
+        "admin": extra_account(stack.settings, "admin"),
+    }
+    client: FlaskClient = app.test_client()
+    unclassified: list[str] = []
+    wrong: list[str] = []
+    requests_made = 0
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            key = f"{method} {rule.endpoint}"
+            if key not in TABLE:
+                unclassified.append(f"{key} ({rule.rule})")
+                continue
+            for target, values in _targets(set(rule.arguments), sealed).items():
+                expected = TABLE[key]
+                path = rule.build(values, append_unknown=False)[1]  # type: ignore[index]
+                if rule.endpoint == "api_v1.case_findings":
+                    path += f"?file={sealed.file_id}"
+                for principal in PRINCIPALS:
+                    account = accounts[principal]
+                    headers = bearer(account) if account is not None else {}
+                    call: Callable[..., Any] = getattr(client, method.lower())
+                    res = call(path, headers=headers, **_body(rule.endpoint))
+                    requests_made += 1
+                    got = _verdict(res)
+                    if expected != PUBLIC:
+                        allowed = expected[target] if isinstance(expected, dict) else expected
+                        want = "allow" if principal in allowed else "deny"
+                        if got != want:
+                            wrong.append(
+                                f"{key} {target} as {principal}: wanted {want}, got {res.status_code}"
+                            )
+                    # A redirect's body echoes the caller's own URL; anything else must not name the ids.
+                    body = b"" if 300 <= res.status_code < 400 else res.get_data()
+                    leaked = {i for i in _invisible_ids(principal, sealed) if i.encode() in body}
+                    res.close()
+                    if leaked:
+                        wrong.append(f"{key} {target} as {principal}: answer names ids it may not see")
+    assert not unclassified, "routes missing from the authorization table: " + ", ".join(unclassified)
+    assert not wrong, "\n".join(wrong)
+    assert requests_made > 150
