@@ -91,6 +91,13 @@ class Settings:
     #: file:///absolute/dir or s3://bucket/prefix; empty means file://<instance>/blobs
     blob_url: str = ""
     s3: S3Settings = field(default_factory=S3Settings)
+    # -- accounts and sessions (issue 10) --
+    #: a signed-in session unused for this long is ended on the server
+    idle_timeout_minutes: float = 30
+    #: a session ends this long after sign-in, however busy
+    session_lifetime_hours: float = 8
+    #: how long an invitation link can be used (once)
+    invitation_hours: float = 72
 
     @property
     def blob_root(self) -> Path:
@@ -131,6 +138,10 @@ class Settings:
             # -- blob storage (issue 9) --
             blob_url=merged.get("EXCHANGE_BLOB_URL") or f"file://{instance / 'blobs'}",
             s3=s3_settings_from_env(merged),
+            # -- accounts and sessions (issue 10) --
+            idle_timeout_minutes=_number(merged, "EXCHANGE_IDLE_TIMEOUT_MINUTES", 30),
+            session_lifetime_hours=_number(merged, "EXCHANGE_SESSION_LIFETIME_HOURS", 8),
+            invitation_hours=_number(merged, "EXCHANGE_INVITATION_HOURS", 72),
         )
 
 

@@ -2,6 +2,8 @@
 (``exchange/models/migrations``); a test checks that the migrated schema
 equals these models on SQLite and PostgreSQL."""
 
+# Also imported so that these tables join Base.metadata, which migrations are checked against.
+from exchange.models.accounts_security import Invitation, RecoveryCode, TotpCredential, UserSession
 from exchange.models.tables import (
     ApiToken,
     AuditEvent,
@@ -27,11 +29,15 @@ __all__ = [
     "Case",
     "CaseFile",
     "FindingRow",
+    "Invitation",
     "Organisation",
     "OutboxMessage",
     "PendingBlob",
     "PolicyVersion",
+    "RecoveryCode",
     "RedactedFile",
+    "TotpCredential",
     "User",
+    "UserSession",
     "new_id",
 ]

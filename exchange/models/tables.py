@@ -69,6 +69,8 @@ class Organisation(Base):
     kind: Mapped[str] = mapped_column(String(20))
     age_recipient: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: members must enrol a TOTP authenticator before they reach any page
+    require_totp: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class User(Base):
@@ -82,6 +84,10 @@ class User(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: set with ``active = False`` when an operator or org admin disables the account
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: may invite, list and disable users of its own organisation
+    org_admin: Mapped[bool] = mapped_column(Boolean, default=False)
 
     org: Mapped[Organisation] = relationship(lazy="joined")
 
