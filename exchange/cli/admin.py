@@ -49,17 +49,46 @@ def users_group() -> None:
 @click.option("--role", required=True, type=click.Choice(["applicant", "supplier", "bureau", "admin"]))
 @click.option("--org", "org_name", required=True, help="Organisation name (created if new).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--org-admin", is_flag=True, help="May invite and disable users of the organisation.")
 @domain_errors_exit
-def users_add(email: str, role: str, org_name: str, password_stdin: bool) -> None:
-    """Add a user; the password comes from stdin (never from an argument, which `ps` would show)."""
+def users_add(email: str, role: str, org_name: str, password_stdin: bool, org_admin: bool) -> None:
+    """Add a user; the password comes from stdin (never from an argument, which `ps` would show).
+
+    Common and short passwords are refused.
+    """
     from exchange.services import accounts
 
     if not password_stdin:
         fail("give the password on standard input with --password-stdin")
     password = sys.stdin.readline().rstrip("\r\n")
     with cli_context() as ctx:
-        user = accounts.add_user(ctx, email, role, org_name, password)
-        click.echo(f"added {user.email} ({role}) to {org_name}")
+        user = accounts.add_user(ctx, email, role, org_name, password, org_admin=org_admin)
+        click.echo(f"added {user.email} ({role}{', org admin' if org_admin else ''}) to {org_name}")
+
+
+@users_group.command("disable")
+@click.option("--email", required=True)
+@domain_errors_exit
+def users_disable(email: str) -> None:
+    """Disable a user: their sessions end and their API tokens stop working at once."""
+    from exchange.services import accounts
+
+    with cli_context() as ctx:
+        user = accounts.disable_user(ctx, email)
+        click.echo(f"disabled {user.email}")
+
+
+@users_group.command("org-admin")
+@click.option("--email", required=True)
+@click.option("--off", is_flag=True, help="Take the right away.")
+@domain_errors_exit
+def users_org_admin(email: str, off: bool) -> None:
+    """Let a user invite, list and disable users of their own organisation."""
+    from exchange.services import accounts
+
+    with cli_context() as ctx:
+        user = accounts.set_org_admin(ctx, email, not off)
+        click.echo(f"{user.email}: org admin {'off' if off else 'on'}")
 
 
 @cli.group("orgs")
@@ -80,6 +109,19 @@ def orgs_set_key(org: str, age_recipient: str) -> None:
         click.echo(f"{org}: bundles will be encrypted to {age_recipient.strip()}")
 
 
+@orgs_group.command("require-totp")
+@click.argument("org")
+@click.option("--off", is_flag=True, help="Stop requiring it.")
+@domain_errors_exit
+def orgs_require_totp(org: str, off: bool) -> None:
+    """Require ORG's users to sign in with a TOTP code (they enrol on their next visit)."""
+    from exchange.services import accounts
+
+    with cli_context() as ctx:
+        accounts.set_require_totp(ctx, org, not off)
+        click.echo(f"{org}: two-factor sign-in {'optional' if off else 'required'}")
+
+
 @cli.group("tokens")
 def tokens_group() -> None:
     """API tokens."""
@@ -95,6 +137,34 @@ def tokens_create(email: str) -> None:
     with cli_context() as ctx:
         token = accounts.create_token(ctx, email)
     click.echo(token)
+
+
+@tokens_group.command("list")
+@click.option("--email", required=True)
+@domain_errors_exit
+def tokens_list(email: str) -> None:
+    """List a user's tokens (id, prefix, dates, state); tokens themselves are never stored."""
+    from exchange.services import accounts
+
+    with cli_context() as ctx:
+        user = accounts.user_by_email(ctx, email)
+        for t in accounts.list_tokens(ctx, user.id):
+            used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
+            state = "revoked" if t.revoked else "active"
+            created = t.created_at.isoformat(timespec="seconds")
+            click.echo(f"{t.id}\t{t.prefix}\tcreated {created}\tused {used}\t{state}")
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@domain_errors_exit
+def tokens_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID (from `tokens list`); it stops working on the next request."""
+    from exchange.services import accounts
+
+    with cli_context() as ctx:
+        accounts.revoke_token(ctx, token_id)
+        click.echo(f"revoked token {token_id}")
 
 
 DEMO = (

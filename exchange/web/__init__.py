@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from exchange.web import auth, errors, ops, pages, uploads, validation
+from exchange.web import auth, errors, ops, pages, security_pages, uploads, validation
 from exchange.web import logging as web_logging
 from exchange.web.api import v1
 from exchange.web.wiring import close_session, wiring
@@ -24,6 +24,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(v1.bp)
+    security_pages.register(app)
     ops.register(app)
     errors.register(app)
 
