@@ -8,8 +8,8 @@ English words, keyboard patterns) inside the package and makes no network
 calls, so the check works on an offline host and needs no build step. It
 also penalises passwords built from the user's own email and organisation.
 
-Only the first 128 characters are scored: zxcvbn's matching grows with
-input length, and a password strong in its first 128 characters is strong.
+Only the first 72 characters are scored: zxcvbn refuses longer input, as its matching grows with
+input length, and a password strong in its first 72 characters is strong.
 Nothing here logs or returns the password.
 """
 
@@ -24,7 +24,7 @@ from exchange.domain.errors import InvalidInput
 MIN_LENGTH = 10
 MAX_LENGTH = 1024
 MIN_SCORE = 3
-_SCORED_PREFIX = 128
+_SCORED_PREFIX = 72  # zxcvbn refuses longer input (its default max_length)
 
 
 def check_password(password: str, user_inputs: Iterable[str] = ()) -> None:

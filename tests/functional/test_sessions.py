@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from exchange import create_app
 from exchange.services import accounts
