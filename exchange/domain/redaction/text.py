@@ -165,16 +165,28 @@ def find_leaks(text: str, sensitive_values: Sequence[str]) -> list[str]:
     Letter-spaced runs are also read joined up, so "K e s t r e l" cannot
     hide "Kestrel" from the check; a value is compared with and without its
     inner spaces there, since spaced words may be separated by one space.
+
+    Large inputs with many values (a 1 MiB text file has tens of thousands)
+    are searched through an index of the text's 4-grams instead of one scan
+    of the whole text per value, which was quadratic; the answer is the same.
     """
     haystack = fold(text)
     joined = fold(join_spaced_runs(text))
+    large = len(sensitive_values) * len(haystack) > _INDEX_ABOVE
+    in_haystack: str | _Substrings = haystack
+    in_joined: str | _Substrings = joined
+    if large:
+        grams = {g for v in sensitive_values for g in _grams(fold(v))}
+        in_haystack = _Substrings(haystack, grams)
+        # Usually no letter-spaced runs: the same text, indexed once.
+        in_joined = in_haystack if joined == haystack else _Substrings(joined, grams)
     compact: str | None = None
     leaks = []
     for value in sensitive_values:
         needle = fold(value)
         if not needle:
             continue
-        if needle in haystack or needle in joined or needle.replace(" ", "") in joined:
+        if needle in in_haystack or needle in in_joined or needle.replace(" ", "") in in_joined:
             leaks.append(value)
         elif has_cjk(needle):
             # CJK puts no spaces between words: spaces or line breaks between its characters
@@ -184,3 +196,51 @@ def find_leaks(text: str, sensitive_values: Sequence[str]) -> list[str]:
             if needle.replace(" ", "") in compact:
                 leaks.append(value)
     return leaks
+
+
+#: values x characters beyond which find_leaks indexes the text (below, plain scans are faster)
+_INDEX_ABOVE = 20_000_000
+_GRAM = 4
+
+
+def _grams(value: str) -> set[str]:
+    return {value[k : k + _GRAM] for k in range(len(value) - _GRAM + 1)} | {
+        value.replace(" ", "")[k : k + _GRAM] for k in range(len(value.replace(" ", "")) - _GRAM + 1)
+    }
+
+
+class _Substrings:
+    """``needle in text`` answered from the positions of the needle's rarest 4-gram.
+
+    Only the 4-grams in ``grams`` (those of the needles to come) are indexed;
+    a needle with a 4-gram outside it is not in the text or was not announced,
+    and is then searched by a plain scan.
+    """
+
+    def __init__(self, text: str, grams: set[str]) -> None:
+        self.text, self.grams = text, grams
+        positions: dict[str, list[int]] = {}
+        for i in range(len(text) - _GRAM + 1):
+            gram = text[i : i + _GRAM]
+            if gram in grams:
+                positions.setdefault(gram, []).append(i)
+        self.positions = positions
+
+    def __contains__(self, needle: object) -> bool:
+        if not isinstance(needle, str):
+            return False
+        if len(needle) < _GRAM:
+            return needle in self.text
+        best: list[int] | None = None
+        offset = 0
+        for k in range(len(needle) - _GRAM + 1):
+            gram = needle[k : k + _GRAM]
+            if gram not in self.grams:
+                return needle in self.text
+            found = self.positions.get(gram)
+            if found is None:
+                return False
+            if best is None or len(found) < len(best):
+                best, offset = found, k
+        assert best is not None  # noqa: S101  (len(needle) >= _GRAM)
+        return any(self.text.startswith(needle, p - offset) for p in best if p >= offset)

@@ -24,8 +24,10 @@ Invariants:
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -312,9 +314,16 @@ class TextEngine:
         box = document.encoding.box
         out: list[str] = []
         rows: list[list[str]] = []
+        # Spans by start, with the running maximum of their ends: each row finds the spans
+        # touching it by bisection instead of scanning them all (rows x spans was quadratic).
+        order = sorted(range(len(spans)), key=lambda i: spans[i].start)
+        starts = [spans[i].start for i in order]
+        reach = list(itertools.accumulate((spans[i].end for i in order), max))
         for raw, row, cells in zip(layout.records, layout.rows, document.cell_spans, strict=True):
             lo, hi = (cells[0][0], cells[-1][1]) if cells else (0, 0)
-            touching = [s for s in spans if s.start < hi and s.end > lo]
+            first, last = bisect.bisect_right(reach, lo), bisect.bisect_left(starts, hi)
+            near = sorted(i for i in order[first:last] if spans[i].end > lo)
+            touching = [spans[i] for i in near]
             per_cell = _cell_redactions(touching, cells) if touching else {}
             if not per_cell:
                 out.append(raw)
