@@ -89,7 +89,9 @@ class _MultipartUpload:
         self._buffer += data
         self.peak_buffered = max(self.peak_buffered, len(self._buffer))
         while len(self._buffer) >= self._part_size:
-            part = bytes(self._buffer[: self._part_size])
+            # One copy of the part, not two: a slice of a bytearray would be a second.
+            with memoryview(self._buffer) as view:
+                part = bytes(view[: self._part_size])
             del self._buffer[: self._part_size]
             self._send(part)
 
