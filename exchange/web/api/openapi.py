@@ -355,5 +355,80 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _resp("JSON Schema")},
                 }
             },
+            **account_paths(),
+        },
+    }
+
+
+def account_paths() -> dict[str, Any]:
+    """API tokens and invitations (issue 10). Cookie sessions also send X-CSRFToken on writes."""
+    token = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "prefix": {"type": "string", "description": "the first characters, to recognise a token"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+            "revoked": {"type": "boolean"},
+        },
+    }
+    return {
+        "/tokens": {
+            "get": {
+                "summary": "The caller's own API tokens (never the tokens themselves)",
+                "responses": {
+                    "200": _resp(
+                        "Tokens",
+                        {"type": "object", "properties": {"tokens": {"type": "array", "items": token}}},
+                    ),
+                    **_errors(401),
+                },
+            }
+        },
+        "/tokens/{token_id}": {
+            "delete": {
+                "summary": "Revoke one of the caller's tokens; it is refused from the next request on",
+                "parameters": [
+                    {"name": "token_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {"204": _resp("Revoked"), **_errors(401, 404)},
+            }
+        },
+        "/invitations": {
+            "post": {
+                "summary": "Invite a user into the caller's organisation (organisation administrators)",
+                "description": "Returns a single-use link that expires after EXCHANGE_INVITATION_HOURS; "
+                "it is shown once and stored only as a hash. The role must fit the organisation.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["email", "role"],
+                                "properties": {
+                                    "email": {"type": "string", "format": "email"},
+                                    "role": {"type": "string", "enum": ["applicant", "supplier", "bureau"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": _resp(
+                        "Invitation",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "integer"},
+                                "email": {"type": "string"},
+                                "role": {"type": "string"},
+                                "url": {"type": "string", "format": "uri"},
+                            },
+                        },
+                    ),
+                    **_errors(400, 401, 403, 409, 422),
+                },
+            }
         },
     }
