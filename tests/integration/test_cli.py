@@ -91,6 +91,23 @@ def test_init_users_orgs_tokens_and_demo(env: dict[str, str], tmp_path: Path) ->
     assert token.stdout.strip() not in secrets_file.read_text()
     assert run(["tokens", "create", "--email", "ghost@example.test"], env).returncode == 2
 
+    res = add_user(env, "weak@example.test", "applicant", "Acme GmbH", "password1234")
+    assert res.returncode == 2 and "common password" in res.stderr
+
+    # Tokens are listed by id and prefix and revoked by id; a disabled user is reported once.
+    listed = run(["tokens", "list", "--email", "buyer@example.test"], env)
+    assert listed.returncode == 0 and token.stdout.strip() not in listed.stdout
+    token_id = listed.stdout.split("\t", 1)[0]
+    assert "active" in listed.stdout
+    assert run(["tokens", "revoke", token_id], env).returncode == 0
+    assert "revoked" in run(["tokens", "list", "--email", "buyer@example.test"], env).stdout
+    assert run(["tokens", "revoke", "99999"], env).returncode == 2
+    assert run(["users", "disable", "--email", "s@example.test"], env).returncode == 0
+    assert run(["users", "disable", "--email", "ghost@example.test"], env).returncode == 2
+    assert run(["orgs", "require-totp", "Acme GmbH"], env).returncode == 0
+    strict = run(["tokens", "create", "--email", "buyer@example.test"], env)
+    assert strict.returncode == 2 and "two-factor" in strict.stderr
+
     demo = run(["demo"], env)
     assert demo.returncode == 0, demo.stderr
     assert "applicant@demo.test" in demo.stdout and "password:" in demo.stdout
