@@ -12,7 +12,7 @@ Invariants:
 - A session whose second factor is still owed (``mfa_pending``) identifies
   the user only to the two-factor step; it opens no page. Passing the second
   factor starts a fresh session id, so an id seen before that step is
-  worthless afterwards.
+  worthless afterwards; the step must be done within five minutes.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from sqlalchemy import select, update
 from exchange.models import User, UserSession
 from exchange.services.context import ServiceContext
 
+#: how long the second-factor step may take after the password was accepted
+PENDING_MFA_SECONDS = 300
 # Writing last_seen_at on every request would turn each page view into a write;
 # a coarser stamp still ends idle sessions within a small fraction of the timeout.
 _TOUCH_FRACTION = 0.05
@@ -72,7 +74,8 @@ def resolve(ctx: ServiceContext, token: str) -> LiveSession | None:
         return None
     now = ctx.clock.now()
     idle = timedelta(minutes=ctx.settings.idle_timeout_minutes)
-    if now >= row.expires_at or now - row.last_seen_at >= idle or not row.user.active:
+    pending_too_long = row.mfa_pending and now - row.created_at >= timedelta(seconds=PENDING_MFA_SECONDS)
+    if now >= row.expires_at or now - row.last_seen_at >= idle or pending_too_long or not row.user.active:
         row.revoked_at = now
         return None
     if now - row.last_seen_at >= idle * _TOUCH_FRACTION:
