@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
-from waitress.server import create_server
+from werkzeug.serving import make_server
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -31,13 +31,15 @@ def chromium_path() -> str:
 
 @contextmanager
 def live_server(app: Flask) -> Iterator[str]:
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
+    # Werkzeug's threaded server streams request bodies like gunicorn does in production.
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        server.close()
+        server.shutdown()
+        server.server_close()
         app.extensions["exchange"].database.dispose()
 
 
