@@ -41,6 +41,9 @@ _ENROLMENT_ENDPOINTS = frozenset(
 )
 
 
+_ANONYMOUS_KEYS = frozenset({"csrf_token", "_flashes"})
+
+
 def load_actor() -> None:
     g.actor, g.via_token, g.sid, g.pending_user, g.must_enrol, g.mfa_passed = (
         None,
@@ -62,8 +65,10 @@ def load_actor() -> None:
         return
     sid = session.get("sid")
     if not isinstance(sid, str):
-        if session:
-            session.clear()
+        # An anonymous session keeps only what sign-in itself needs (its CSRF token, flashed
+        # messages); anything else is a stale cookie from before server-side sessions.
+        for key in [k for k in session if k not in _ANONYMOUS_KEYS]:
+            session.pop(key)
         return
     live = sessions.resolve(ctx, sid)
     ctx.session.commit()

@@ -46,6 +46,19 @@ def test_sign_in_requires_csrf_and_sets_a_safe_cookie(stack: Stack, client: Flas
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+def test_anonymous_requests_between_form_and_post_keep_the_csrf(stack: Stack, client: FlaskClient) -> None:
+    # A browser fetches /favicon.ico and static files between showing the form and posting it.
+    world: World = seed_world(stack.settings)
+    token = csrf_token(client)
+    assert client.get("/favicon.ico").status_code in (200, 404)
+    static = client.get("/static/app.js")
+    static.close()
+    assert static.status_code == 200
+    form = {"email": world.applicant.email, "password": PASSWORD, "csrf_token": token}
+    res = client.post("/login", data=form)
+    assert res.status_code == 302, res.get_data(as_text=True)
+
+
 def test_cookie_sessions_need_the_csrf_header_for_api_writes(stack: Stack, client: FlaskClient) -> None:
     world = seed_world(stack.settings)
     sign_in(client, world.applicant.email)
