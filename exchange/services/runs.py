@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from exchange.models import Case, CaseFile
@@ -52,7 +52,10 @@ def lock_case(session: Session, case_id: str) -> Case | None:
         # for it under busy_timeout), so every later read in this transaction is current.
         session.execute(update(Case).where(Case.id == case_id).values(progress=Case.progress))
         return session.get(Case, case_id, populate_existing=True)
-    return session.get(Case, case_id, populate_existing=True, with_for_update=True)
+    # Lock the bare row: the Case mapper joins its organisations, and PostgreSQL
+    # refuses FOR UPDATE on the nullable side of an outer join.
+    session.execute(select(Case.id).where(Case.id == case_id).with_for_update())
+    return session.get(Case, case_id, populate_existing=True)
 
 
 def merge_label_state(

@@ -113,8 +113,10 @@ def test_sealing_fails_closed_and_jobs_are_idempotent(stack: Stack, client: Flas
     wired = app.extensions["exchange"]
     with wired.database.session() as session:
         ctx = ServiceContext(session=session, blobs=wired.blobs, queue=wired.queue, settings=wired.settings)
-        # A duplicate delivery of the finished run does nothing.
-        assert processing.process_case(ctx, case_id, 1) == "skipped"
+        # A duplicate delivery of a finished file's job does nothing.
+        file_id = session.scalar(select(CaseFile.id).where(CaseFile.case_id == case_id))
+        assert file_id is not None
+        assert processing.process_file(ctx, case_id, file_id, 1) == "skipped"
         # Pretend verification had failed for the supplier's copy: sealing must refuse to share anything.
         row = session.scalar(
             select(RedactedFile)
