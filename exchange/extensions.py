@@ -27,16 +27,16 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
     celery = Celery(app.name, task_cls=FlaskTask)
     celery.conf.update(
         broker_url=settings.redis_url,
-        result_backend=settings.redis_url,
+        # No result backend: nothing reads task results (state lives in the database),
+        # and a result subscription broken by a Redis restart would fail every later send.
+        task_ignore_result=True,
         task_serializer="json",
-        result_serializer="json",
         accept_content=["json"],
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=max(settings.task_time_limit - 30, 30),
-        result_expires=3600,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         task_default_queue="exchange",

@@ -19,4 +19,6 @@ class CeleryTaskQueue:
         self.celery = celery
 
     def enqueue(self, task_name: str, *args: Any) -> None:
-        self.celery.send_task(task_name, args=list(args), retry=True, retry_policy=RETRY_POLICY)
+        self.celery.send_task(
+            task_name, args=list(args), retry=True, retry_policy=RETRY_POLICY, ignore_result=True
+        )
