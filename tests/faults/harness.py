@@ -251,6 +251,7 @@ class FaultStack:
 
 @contextmanager
 def fault_stack(root: Path, database_url: str | None = None, **extra_env: str) -> Iterator[FaultStack]:
+    root.mkdir(parents=True, exist_ok=True)
     server = RedisServer(root)
     server.start()
     instance = root / "instance"
