@@ -179,10 +179,10 @@ class FaultStack:
         assert self.world is not None
         return bearer(self.world.applicant)
 
-    def new_case_with_files(self, files: dict[str, bytes]) -> str:
+    def new_case_with_files(self, files: dict[str, bytes], policy: str = POLICY) -> str:
         assert self.app is not None and self.world is not None
         client = self.app.test_client()
-        case_id = new_case(client, self.world, "fault case", POLICY)
+        case_id = new_case(client, self.world, "fault case", policy)
         for name, data in files.items():
             res = client.post(
                 f"/api/v1/cases/{case_id}/files",
