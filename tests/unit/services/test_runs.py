@@ -252,3 +252,31 @@ def test_only_dead_owners_workspaces_are_reaped(tmp_path: Path) -> None:
         assert work.name.startswith(f"exchange-job-{os.getpid()}-")
         assert reap_stale_workspaces(Path(tempfile.gettempdir())) >= 0
         assert work.exists()
+
+
+def test_case_view_and_bundle_list_never_read_findings(ctx: ServiceContext) -> None:
+    from sqlalchemy import event
+
+    from exchange.services import sharing
+
+    case = _case_with_files(ctx, [b"Kestrel Dynamics GmbH. " * 40])
+    cases.submit(ctx, case.id)
+    ctx.commit()
+    assert processing.process_file(ctx, case.id, case.files[0].id, 1) == "processed"
+    statements: list[str] = []
+    engine = ctx.session.get_bind()
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        ctx.session.expire_all()
+        as_user(ctx, "a@example.test")
+        view = cases.case_view(ctx, cases.get_case(ctx, case.id))
+        sharing.list_bundles(ctx)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert view["files"][0]["findings_total"] == 40
+    assert statements
+    assert not [s for s in statements if "findings" in s.lower().replace("finding_counts", "")]
