@@ -237,3 +237,24 @@ def test_worker_fails_the_bomb_keeps_the_good_file_and_serves_the_next_case(
         assert settle(following)["status"] == "review"
     finally:
         app.extensions["exchange"].database.dispose()
+
+
+def test_a_leak_comes_back_as_plain_data(
+    detector: Detector, policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker's parent process has not imported the PDF engine: a leak described by an
+    # engine's own class would be refused at the sandbox border and read as an internal error.
+    from tests.corpus.pdf import producer_reportlab
+
+    def forgetful(self, findings, recipient):  # type: ignore[no-untyped-def]
+        return []  # fault injection: nothing is redacted, so verification must find the leak
+
+    monkeypatch.setattr(RecipientPlanner, "redactions", forgetful)
+    pdf = producer_reportlab.simple(tmp_path)
+    outcome = pipeline.redact_document(
+        pdf, "application/pdf", RecipientPlanner(detector, policy), ["supplier"], LIMITS
+    )
+    result = outcome.results["supplier"]
+    assert not result.ok and result.data is None
+    assert result.leaks and all(isinstance(leak, dict) for leak in result.leaks)
+    assert "verification found redacted content" in result.report["withheld"]

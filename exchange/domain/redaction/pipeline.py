@@ -79,10 +79,20 @@ def _redact(
     engine = engine_for(document.media_type)
     outcome = DocumentOutcome(media_type=document.media_type, facts=_plain_facts(document))
     for recipient in recipients:
-        outcome.results[recipient] = engine.redact(document, planner.plan(recipient))
+        result = engine.redact(document, planner.plan(recipient))
+        # Engines describe leaks with their own types; only plain data crosses the sandbox.
+        result.leaks = [_plain_leak(leak) for leak in result.leaks]
+        outcome.results[recipient] = result
     # After redaction: texts met only while redacting (bookmarks, form values) are findings too.
     outcome.findings = located_findings(planner)
     return outcome
+
+
+def _plain_leak(leak: Any) -> Any:
+    if isinstance(leak, str | int | float | dict):
+        return leak
+    as_dict = getattr(leak, "as_dict", None)
+    return as_dict() if callable(as_dict) else {"kind": type(leak).__name__}
 
 
 def read_document(
