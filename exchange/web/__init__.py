@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from exchange.web import auth, errors, ops, pages, security_pages, uploads, validation
+from exchange.web import auth, errors, i18n, ops, pages, security_pages, uploads, validation
 from exchange.web import logging as web_logging
 from exchange.web.api import v1
 from exchange.web.wiring import close_session, wiring
@@ -21,6 +21,7 @@ def register_web(app: Flask) -> None:
     web_logging.register(app)
     app.teardown_appcontext(close_session)
     app.after_request(auth.security_headers)
+    i18n.register(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(v1.bp)

@@ -26,6 +26,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from exchange.adapters.throttle import ThrottleUnavailable
 from exchange.services import accounts, sessions, totp
@@ -34,10 +36,18 @@ from exchange.web.wiring import service_context, wiring
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
-UNAVAILABLE = "Sign-in is temporarily unavailable; please try again in a minute."
+UNAVAILABLE = _l("Sign-in is temporarily unavailable; please try again in a minute.")
 # Pages a user who still owes a two-factor enrolment may reach.
 _ENROLMENT_ENDPOINTS = frozenset(
-    {"security.totp_enrol", "auth.logout", "auth.login", "static", "ops.healthz", "ops.readyz"}
+    {
+        "security.totp_enrol",
+        "auth.logout",
+        "auth.login",
+        "i18n.choose_language",
+        "static",
+        "ops.healthz",
+        "ops.readyz",
+    }
 )
 
 
@@ -116,14 +126,14 @@ def _safe_next(target: str | None) -> str:
 
 
 def _throttled(template: str, wait: int, **context: Any) -> Any:
-    flash(f"Too many failed attempts; try again in {wait} seconds.", "error")
+    flash(_("Too many failed attempts; try again in %(wait)d seconds.", wait=wait), "error")
     response = Response(render_template(template, **context), status=429)
     response.headers["Retry-After"] = str(wait)
     return response
 
 
 def _unavailable(template: str, **context: Any) -> Any:
-    flash(UNAVAILABLE, "error")
+    flash(str(UNAVAILABLE), "error")
     response = Response(render_template(template, **context), status=503)
     response.headers["Retry-After"] = "60"
     return response
@@ -161,7 +171,7 @@ def login() -> Any:
         ctx.commit()
         if user is None:
             throttle.failed(email, addr)
-            flash("Wrong email or password.", "error")
+            flash(_("Wrong email or password."), "error")
             return render_template("login.html", email=email), 401
         throttle.succeeded(email, addr)
     except ThrottleUnavailable:
@@ -192,7 +202,7 @@ def second_factor() -> Any:
         ctx.commit()
         if not ok:
             throttle.failed(user.email, addr)
-            flash("That code is not right, or it was already used.", "error")
+            flash(_("That code is not right, or it was already used."), "error")
             return render_template("totp_verify.html"), 401
         throttle.succeeded(user.email, addr)
     except ThrottleUnavailable:

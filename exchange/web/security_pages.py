@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from exchange.domain.errors import DomainError
 from exchange.extensions import csrf
@@ -86,7 +87,7 @@ def revoke_token(token_id: int) -> Any:
     ctx = service_context()
     accounts.revoke_token(ctx, token_id, owner_id=g.actor.user_id)
     ctx.commit()
-    flash("The token was revoked.", "info")
+    flash(_("The token was revoked."), "info")
     return redirect(url_for("security.security_page"))
 
 
@@ -107,7 +108,7 @@ def change_password() -> Any:
         flash(exc.message, "error")
         return _page(ctx, 422)
     ctx.commit()
-    flash("Your password was changed; your other sessions were signed out.", "info")
+    flash(_("Your password was changed; your other sessions were signed out."), "info")
     return redirect(url_for("security.security_page"))
 
 
@@ -117,7 +118,7 @@ def totp_enrol() -> Any:
     ctx = service_context()
     user = _me(ctx)
     if totp.is_enrolled(ctx, user.id):
-        flash("Two-factor sign-in is already set up.", "info")
+        flash(_("Two-factor sign-in is already set up."), "info")
         return redirect(url_for("security.security_page"))
     if request.method == "POST":
         try:
@@ -147,7 +148,7 @@ def disable_user() -> Any:
         flash(exc.message, "error")
         return _page(ctx, exc.status)
     ctx.commit()
-    flash(f"{user.email} was disabled and signed out.", "info")
+    flash(_("%(email)s was disabled and signed out.", email=user.email), "info")
     return redirect(url_for("security.security_page"))
 
 

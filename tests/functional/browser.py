@@ -62,7 +62,7 @@ def sign_in(page: Page, base: str, email: str, password: str) -> None:
 
 
 def sign_out(page: Page) -> None:
-    page.click("header form button")
+    page.click("#logout-form button")
     page.wait_for_url("**/login")
 
 
