@@ -32,15 +32,18 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, insert, or_, select, update
 
 from exchange.domain.detection import Detector, Labeller, Policy, load_policy
 from exchange.domain.detection.planner import RecipientPlanner
-from exchange.domain.errors import DomainError
+from exchange.domain.errors import DomainError, StorageFull, StorageUnavailable
 from exchange.domain.redaction.base import EngineLimits
 from exchange.domain.redaction.pipeline import DocumentOutcome, redact_document
 from exchange.models import Case, CaseFile, FindingRow, PendingBlob, RedactedFile
@@ -131,19 +134,53 @@ def process_file(ctx: ServiceContext, case_id: str, file_id: str, run: int) -> s
                 log.exception("engine error on file %s", file_id)
                 reason = "internal error while redacting this file; the incident was logged"
                 return _settle(ctx, job, None, reason)
-            stored = _store_blobs(ctx, row, planner, outcome)
+            try:
+                stored = _store_blobs(ctx, row, planner, outcome)
+            except StorageUnavailable as exc:
+                return _settle(ctx, job, None, f"the redacted copies could not be stored: {exc.message}")
             result = _settle(ctx, job, stored, None, base=base, labels=planner.labeller.state())
             if result != "relabel":
                 return result
         return _settle(ctx, job, None, "labels kept clashing with other files; submit again")
 
 
+_T = TypeVar("_T")
+
+#: seconds to wait before each retry of an object-store call that found the store unavailable
+STORE_RETRY_DELAYS = (1.0, 4.0, 15.0)
+
+
+def _store_retrying(action: Callable[[], _T]) -> _T:
+    """Run a blob-store call, retrying a brief outage with backoff; a full store is final.
+
+    The job holds its lease meanwhile (the heartbeat runs), so nobody else takes the file.
+    """
+    for delay in (*STORE_RETRY_DELAYS, None):
+        try:
+            return action()
+        except StorageFull:
+            raise
+        except StorageUnavailable:
+            if delay is None:
+                raise
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _put_bytes(ctx: ServiceContext, key: str, data: bytes) -> int:
+    return ctx.blobs.put(key, io.BytesIO(data))  # a fresh reader per attempt
+
+
 def _redact(ctx: ServiceContext, row: CaseFile, planner: RecipientPlanner) -> DocumentOutcome:
     limits: EngineLimits = ctx.settings.engine_limits
     with private_workspace() as work:
         source = work / "source"
-        with source.open("wb") as handle:
-            ctx.blobs.get_to(row.blob_key, handle)
+
+        def fetch() -> None:
+            with source.open("wb") as handle:
+                ctx.blobs.get_to(row.blob_key, handle)
+
+        _store_retrying(fetch)
         return redact_document(
             source,
             row.media_type,
@@ -197,9 +234,10 @@ def _store_blobs(
     ctx.session.commit()
     for output in outputs:
         if output.blob_key:
-            data = outcome.results[output.recipient].data
+            key, data = output.blob_key, outcome.results[output.recipient].data
             assert data is not None  # noqa: S101  (only verified outputs get a key)
-            ctx.blobs.put(output.blob_key, io.BytesIO(data))
+            # A put that still fails leaves its key pending: the reconciler deletes it.
+            _store_retrying(partial(_put_bytes, ctx, key, data))
     if withheld:
         reasons: dict[str, list[str]] = {}
         for recipient, reason in withheld:

@@ -280,3 +280,46 @@ def test_case_view_and_bundle_list_never_read_findings(ctx: ServiceContext) -> N
     assert view["files"][0]["findings_total"] == 40
     assert statements
     assert not [s for s in statements if "findings" in s.lower().replace("finding_counts", "")]
+
+
+class FlakyStore:
+    """The ctx's in-memory store, down for the first ``failures`` calls of get_to and put."""
+
+    def __init__(self, inner: Any, failures: int) -> None:
+        self.inner, self.failures = inner, failures
+
+    def _maybe_fail(self) -> None:
+        from exchange.domain.errors import StorageUnavailable
+
+        if self.failures > 0:
+            self.failures -= 1
+            raise StorageUnavailable("the object store did not answer")
+
+    def get_to(self, key: str, target: Any) -> None:
+        self._maybe_fail()
+        self.inner.get_to(key, target)
+
+    def put(self, key: str, source: Any) -> int:
+        self._maybe_fail()
+        return int(self.inner.put(key, source))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize(("failures", "outcome"), [(2, "processed"), (99, "failed")])
+def test_a_store_outage_is_retried_then_fails_the_file_with_a_reason(
+    ctx: ServiceContext, monkeypatch: pytest.MonkeyPatch, failures: int, outcome: str
+) -> None:
+    monkeypatch.setattr(processing, "STORE_RETRY_DELAYS", (0.0, 0.0, 0.0))
+    case = _case_with_files(ctx, [b"Kestrel Dynamics GmbH ordered magnets.\n"])
+    cases.submit(ctx, case.id)
+    ctx.commit()
+    row = case.files[0]
+    ctx.blobs = FlakyStore(ctx.blobs, failures)  # type: ignore[assignment]
+    processing.process_file(ctx, case.id, row.id, 1)
+    ctx.session.expire_all()
+    row = ctx.session.get(CaseFile, row.id)  # type: ignore[assignment]
+    assert row.status == outcome
+    if outcome == "failed":
+        assert row.error and "object store" in row.error
