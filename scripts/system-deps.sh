@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the portal and its tests use, when missing.
 # Runtime: poppler-utils, qpdf, ghostscript, redis-server (for `exchange up`).
-# Tests: chromium (browser tests), exiftool, tesseract, age (independent checks),
+# Tests: chromium (browser tests), npm (installs axe-core for the accessibility
+# test), exiftool, tesseract, age (independent checks),
 # LibreOffice (an independent PDF producer for the corpus). OCR: tesseract with
 # English and Simplified Chinese data; Noto CJK fonts render Chinese pages.
 set -euo pipefail
@@ -13,6 +14,7 @@ check gs ghostscript
 check exiftool libimage-exiftool-perl
 check tesseract tesseract-ocr
 check chromium chromium
+check npm npm
 check age age
 check redis-server redis-server
 check soffice libreoffice-writer-nogui

@@ -34,7 +34,7 @@ def extracted() -> Iterator[tuple[str, str | tuple[str, ...]]]:
             for _line, message, _comments, _context in extract(
                 "jinja2.ext:babel_extract",
                 source,
-                keywords={**KEYWORDS, "ngettext": (1, 2)},
+                keywords=KEYWORDS,
                 options={"trimmed": "true", "newstyle_gettext": "true"},
             ):
                 yield template.name, message
@@ -50,8 +50,10 @@ def test_every_page_message_has_a_chinese_translation() -> None:
     missing = []
     for where, message in extracted():
         entry = catalog.get(message if isinstance(message, str) else message[0])
-        translated = entry is not None and not entry.fuzzy and all(
-            entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        translated = (
+            entry is not None
+            and not entry.fuzzy
+            and all(entry.string if isinstance(entry.string, tuple) else (entry.string,))
         )
         if not translated:
             missing.append(f"{where}: {message!r}")
