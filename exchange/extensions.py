@@ -39,7 +39,7 @@ def celery_init_app(app: Flask, settings: Settings) -> Celery:
         task_soft_time_limit=max(settings.task_time_limit - 30, 30),
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
-        task_default_queue="exchange",
+        task_default_queue=settings.queue_name,
         # Redelivery of an unacknowledged job after a lost worker comes from two
         # sides: the reconciler re-queues it once its lease (EXCHANGE_JOB_LEASE_SECONDS)
         # ran out, and Redis redelivers it after the visibility timeout. The timeout

@@ -82,6 +82,8 @@ class Settings:
     #: bearer token that may read /metrics (empty: only admins may)
     metrics_token: str = field(default="", repr=False)
     # -- background jobs (issue 9) --
+    #: the Celery queue web and workers share; two instances on one Redis use two names
+    queue_name: str = "exchange"
     #: how long a running job's lease lasts; its heartbeat renews it every third
     #: of this, and the reconciler re-queues a job whose lease ran out
     job_lease_seconds: int = 120
@@ -133,6 +135,7 @@ class Settings:
             # -- web edge (issue 9) --
             max_concurrent_uploads=int(_number(merged, "EXCHANGE_MAX_CONCURRENT_UPLOADS", 4)),
             metrics_token=merged.get("EXCHANGE_METRICS_TOKEN", ""),
+            queue_name=merged.get("EXCHANGE_QUEUE") or "exchange",
             job_lease_seconds=int(_number(merged, "EXCHANGE_JOB_LEASE_SECONDS", 120)),
             reconcile_interval_seconds=int(_number(merged, "EXCHANGE_RECONCILE_INTERVAL_SECONDS", 15)),
             # -- blob storage (issue 9) --

@@ -66,7 +66,7 @@ def broker_celery(settings: Settings) -> Celery:
         broker_url=settings.redis_url,
         task_serializer="json",
         accept_content=["json"],
-        task_default_queue="exchange",
+        task_default_queue=settings.queue_name,
         broker_connection_retry_on_startup=True,
     )
     return celery

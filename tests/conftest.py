@@ -34,6 +34,9 @@ POSTGRES_ADMIN = os.environ.get("TEST_POSTGRES_URL", "postgresql://127.0.0.1:543
 # test runs on one machine (a developer's and CI's) never share a queue.
 _PAIR = zlib.crc32(str(ROOT).encode()) % 7
 REDIS_DB = {"sqlite": 1 + 2 * _PAIR, "postgresql": 2 + 2 * _PAIR}
+#: Each test session also queues on its own Celery queue: two sessions in one
+#: checkout (or with colliding database numbers) never take each other's jobs.
+TEST_QUEUE = f"exchange-test-{os.getpid()}"
 
 
 def secret_env(instance: Path, database_url: str, redis_url: str) -> dict[str, str]:
@@ -46,6 +49,7 @@ def secret_env(instance: Path, database_url: str, redis_url: str) -> dict[str, s
         "EXCHANGE_SIGNING_KEY": generate_signing_key(),
         "EXCHANGE_MAX_UPLOAD_BYTES": str(2 * 1024 * 1024),
         "EXCHANGE_TASK_TIME_LIMIT": "300",
+        "EXCHANGE_QUEUE": TEST_QUEUE,
     }
 
 
@@ -95,7 +99,7 @@ def _start_worker(env: dict[str, str], name: str, log_path: Path) -> subprocess.
                 "--pool=prefork",
                 "--concurrency=1",
                 "-Q",
-                "exchange",
+                env["EXCHANGE_QUEUE"],
                 "-n",
                 f"{name}@%h",
                 "--loglevel=INFO",

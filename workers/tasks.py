@@ -12,6 +12,7 @@ is queued again by the reconciler once its lease runs out.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from celery import current_app as current_celery
@@ -19,6 +20,7 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
+from exchange.adapters.job_metrics import record_job_quietly
 from exchange.services import processing, sharing
 from exchange.services.context import ServiceContext
 from exchange.wiring import worker_wiring
@@ -40,20 +42,29 @@ Service = Callable[[ServiceContext], str]
 GiveUp = Callable[[ServiceContext, str], str]
 
 
-def _guarded(run: Service, give_up: GiveUp, what: str) -> str:
+def _guarded(run: Service, give_up: GiveUp, what: str, task: str = "job") -> str:
     ctx = _context()
+    started, outcome, reason = time.monotonic(), "ok", ""
     try:
-        return run(ctx)
+        result = run(ctx)
     except TRANSIENT:
+        outcome, reason = "retry", "infrastructure"
         raise
     except SoftTimeLimitExceeded:
+        outcome, reason = "failed", "time limit"
         return _give_up(give_up, "processing took longer than the configured time limit")
     except Exception:
         # A bug must not leave the case spinning forever, nor crash the worker.
         log.exception("task failed: %s", what)
+        outcome, reason = "failed", "internal error"
         return _give_up(give_up, "internal error while processing; the incident was logged")
+    else:
+        if result == "failed":
+            outcome, reason = "failed", "file or case failed"
+        return result
     finally:
         ctx.session.close()
+        record_job_quietly(ctx.settings.redis_url, task, time.monotonic() - started, outcome, reason)
 
 
 def _give_up(give_up: GiveUp, reason: str) -> str:
@@ -70,6 +81,7 @@ def process_file(case_id: str, file_id: str, run: int) -> str:
         lambda ctx: processing.process_file(ctx, case_id, file_id, run),
         lambda ctx, reason: processing.mark_file_failed(ctx, case_id, file_id, run, reason),
         f"file {file_id} of case {case_id} run {run}",
+        "process_file",
     )
 
 
@@ -80,6 +92,7 @@ def process_case(case_id: str, run: int) -> str:
         lambda ctx: processing.requeue_case(ctx, case_id, run),
         lambda ctx, reason: processing.mark_failed(ctx, case_id, run, reason),
         f"case {case_id} run {run}",
+        "process_case",
     )
 
 
@@ -89,4 +102,5 @@ def seal_case(case_id: str, run: int) -> str:
         lambda ctx: sharing.seal_case(ctx, case_id, run),
         lambda ctx, reason: processing.mark_failed(ctx, case_id, run, reason),
         f"sealing case {case_id} run {run}",
+        "seal_case",
     )

@@ -200,7 +200,7 @@ def up_command(host: str, port: int, concurrency: int, threads: int) -> None:
             "--loglevel=INFO",
             f"--concurrency={concurrency}",
             "-Q",
-            "exchange",
+            settings.queue_name,
             "-n",
             f"exchange-{port}@%h",
         ]

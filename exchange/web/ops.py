@@ -32,13 +32,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from exchange.adapters.job_metrics import JOB_METRICS_KEY
 from exchange.web.wiring import wiring
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
 
-CELERY_QUEUE = "exchange"
-JOB_METRICS_KEY = "exchange:metrics:jobs"
 PROBE_TIMEOUT = 2.0
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -62,16 +61,6 @@ def _redis() -> redis.Redis:
     )
 
 
-def record_job(client: redis.Redis, task: str, seconds: float, outcome: str, reason: str = "") -> None:
-    """Called by a worker when a job ends: durations and failures, by task and reason."""
-    pipe = client.pipeline()
-    pipe.hincrbyfloat(JOB_METRICS_KEY, f"seconds_sum|{task}", seconds)
-    pipe.hincrby(JOB_METRICS_KEY, f"count|{task}|{outcome}", 1)
-    if outcome != "ok":
-        pipe.hincrby(JOB_METRICS_KEY, f"failures|{task}|{reason or 'unknown'}", 1)
-    pipe.execute()
-
-
 class _BrokerCollector:
     """Queue depth and worker-recorded job figures, read from Redis at scrape time."""
 
@@ -91,7 +80,8 @@ class _BrokerCollector:
         )
         try:
             client = self._client()
-            depth.add_metric([CELERY_QUEUE], float(client.llen(CELERY_QUEUE)))
+            queue = wiring().settings.queue_name
+            depth.add_metric([queue], float(client.llen(queue)))
             for raw_key, raw_value in client.hgetall(JOB_METRICS_KEY).items():
                 key = raw_key.decode() if isinstance(raw_key, bytes) else raw_key
                 kind, *labels = key.split("|")

@@ -32,7 +32,7 @@ from exchange.models.database import Database, upgrade
 from exchange.services import audit
 from exchange.services.context import ServiceContext
 from exchange.settings import Settings
-from tests.conftest import ROOT, secret_env
+from tests.conftest import ROOT, TEST_QUEUE, secret_env
 from tests.seed import World, bearer, new_case, seed_world
 
 LEASE = 6
@@ -129,7 +129,7 @@ class FaultStack:
                     "--pool=prefork",
                     f"--concurrency={concurrency}",
                     "-Q",
-                    "exchange",
+                    TEST_QUEUE,
                     "-n",
                     f"fault-{os.getpid()}-{len(self.worker_logs)}@%h",
                     "--loglevel=INFO",

@@ -30,6 +30,7 @@ SIGNED_IN = frozenset(PRINCIPALS) - {"anonymous"}
 EVERYONE = frozenset(PRINCIPALS)
 APPLICANTS = frozenset({"applicant", "other_applicant"})
 OWNER = frozenset({"applicant"})
+NOBODY: frozenset[str] = frozenset()
 #: the sign-in form and sign-out answer everyone alike (401 for wrong credentials is the form's own)
 PUBLIC = "public"
 
@@ -68,6 +69,26 @@ TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
     "PUT api_v1.put_policy": OWNER,
     "GET api_v1.get_policy": OWNER,
     "POST api_v1.import_customers": OWNER,
+    # sign-in's second step answers only a pending sign-in; the language switch and an
+    # invitation (single-use token in the query) answer everyone alike
+    "GET auth.second_factor": PUBLIC,
+    "POST auth.second_factor": PUBLIC,
+    "POST i18n.choose_language": PUBLIC,
+    "GET security.accept_invitation": PUBLIC,
+    "POST security.accept_invitation": PUBLIC,
+    "GET security.security_page": SIGNED_IN,
+    "POST security.change_password": SIGNED_IN,
+    "POST security.create_token": SIGNED_IN,
+    "GET security.totp_enrol": SIGNED_IN,
+    "POST security.totp_enrol": SIGNED_IN,
+    "GET security_api.api_tokens": SIGNED_IN,
+    # organisation administrators only: no principal here is one
+    "POST security.create_invitation": NOBODY,
+    "POST security.disable_user": NOBODY,
+    "POST security_api.api_invite": NOBODY,
+    # a token that is not the caller's own (here: none of theirs) cannot be revoked
+    "POST security.revoke_token": NOBODY,
+    "DELETE security_api.api_revoke_token": NOBODY,
 }
 
 
@@ -119,6 +140,8 @@ def _targets(rule_args: set[str], sealed: SealedCase) -> dict[str, dict[str, str
         values["case_id"] = sealed.case_id
     if "file_id" in rule_args:
         values["file_id"] = sealed.file_id
+    if "token_id" in rule_args:
+        values["token_id"] = "987654"  # nobody's token
     if "filename" in rule_args:
         values["filename"] = "style.css"
     name = "file" if "file_id" in rule_args else "case" if "case_id" in rule_args else "none"

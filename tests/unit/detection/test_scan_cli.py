@@ -31,7 +31,14 @@ def files(tmp_path: Path, policy_text: str) -> dict[str, Path]:
     binary.write_bytes(b"\x00\x01\x02\x03binary junk\x00" * 16)
     bad_policy = tmp_path / "bad.yaml"
     bad_policy.write_text(policy_text.replace("[CUSTOMER, TRADE_SECRET, PART_NUMBER]", "[CUSTOMERS]", 1))
-    return {"policy": policy, "doc": doc, "other": other, "latin": latin, "binary": binary, "bad_policy": bad_policy}
+    return {
+        "policy": policy,
+        "doc": doc,
+        "other": other,
+        "latin": latin,
+        "binary": binary,
+        "bad_policy": bad_policy,
+    }
 
 
 def test_cli_json_lines_for_one_recipient(files: dict[str, Path], detector: object) -> None:
@@ -74,7 +81,9 @@ def test_cli_json_without_recipient_and_table(files: dict[str, Path], detector: 
 
 
 def test_cli_reads_latin1_text_in_its_own_encoding(files: dict[str, Path], detector: object) -> None:
-    result = CliRunner().invoke(cli, ["scan", str(files["latin"]), "--policy", str(files["policy"]), "--json"])
+    result = CliRunner().invoke(
+        cli, ["scan", str(files["latin"]), "--policy", str(files["policy"]), "--json"]
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(result.output.splitlines()[0])
     assert [f["text"] for f in record["findings"]] == ["Müller"]
