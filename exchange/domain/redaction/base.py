@@ -148,6 +148,16 @@ def new_report(fmt: str) -> dict[str, Any]:
     }
 
 
+def withheld(
+    report: dict[str, Any], reason: str, media_type: str, leaks: Sequence[Any] = ()
+) -> RedactionResult:
+    """A result that shares nothing: ``reason`` is the one line the applicant reads."""
+    report["ok"] = False
+    report["withheld"] = reason
+    report.setdefault("verification", {})["passed"] = False
+    return RedactionResult(False, None, report, media_type, "", list(leaks))
+
+
 def count_types(entity_types: Sequence[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for etype in entity_types:

@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from exchange.domain.detection.findings import Redaction
 from exchange.domain.detection.planner import RecipientPlan
@@ -44,6 +44,7 @@ from exchange.domain.redaction.base import (
     TextUnit,
     count_types,
     new_report,
+    withheld,
 )
 from exchange.domain.redaction.text import TextEncoding, detect_encoding, find_leaks, redact_text
 
@@ -281,8 +282,8 @@ class TextEngine:
         try:
             data = document.encoding.encode(redacted)
         except UnicodeEncodeError:
-            return self._withheld(
-                report, document.media_type, "a replacement cannot be written in the file's encoding", []
+            return withheld(
+                report, "a replacement cannot be written in the file's encoding", document.media_type
             )
         leaks, checks, problem = self._verify(data, document, plan)
         report["verification"] = {
@@ -292,19 +293,13 @@ class TextEngine:
             "leaks": [{"kind": "text", "value_index": plan.sensitive_values.index(v)} for v in leaks],
         }
         if problem:
-            return self._withheld(report, document.media_type, problem, leaks)
+            return withheld(report, problem, document.media_type, leaks)
         if leaks:
-            return self._withheld(
-                report, document.media_type, "verification found redacted content in the output", leaks
+            return withheld(
+                report, "verification found redacted content in the output", document.media_type, leaks
             )
         report["ok"] = True
         return RedactionResult(True, data, report, document.media_type)
-
-    @staticmethod
-    def _withheld(report: dict[str, Any], media_type: str, reason: str, leaks: list[str]) -> RedactionResult:
-        report["ok"] = False
-        report["withheld"] = reason
-        return RedactionResult(False, None, report, media_type, "", list(leaks))
 
     @staticmethod
     def _redact_table(document: TextDocument, spans: Sequence[Redaction]) -> tuple[str, list[list[str]]]:

@@ -51,6 +51,7 @@ from exchange.domain.redaction.base import (
     TextUnit,
     count_types,
     new_report,
+    withheld,
 )
 from exchange.domain.redaction.image.metadata import OUTPUT, encode, metadata_left
 from exchange.domain.redaction.image.ocr import (
@@ -261,14 +262,14 @@ class ImageEngine:
         try:
             data = encode(out_frames, document.kind, document.icc)
         except (OSError, ValueError) as exc:
-            return _withheld(report, f"the image could not be written ({type(exc).__name__})", media_type)
+            return withheld(report, f"the image could not be written ({type(exc).__name__})", media_type)
         del out_frames
         try:
             leaks = self._verify(document, plan, data, report)
         except UnsupportedFile as exc:
-            return _withheld(report, f"verification could not run: {exc.message}", media_type)
+            return withheld(report, f"verification could not run: {exc.message}", media_type)
         if leaks or report["verification"]["leaks"]:
-            return _withheld(report, "verification found redacted content in the output", media_type, leaks)
+            return withheld(report, "verification found redacted content in the output", media_type, leaks)
         report["ok"] = True
         report["output_format"] = fmt
         return RedactionResult(True, data, report, media_type, extension)
@@ -348,15 +349,6 @@ class ImageEngine:
 def _extrema(frame: Image.Image) -> list[tuple[float, float]]:
     """(lowest, highest) value per band."""
     return [band.getextrema() for band in frame.split()]  # type: ignore[misc]  # one band: (lo, hi)
-
-
-def _withheld(
-    report: dict[str, Any], reason: str, media_type: str, leaks: Sequence[str] = ()
-) -> RedactionResult:
-    report["ok"] = False
-    report["withheld"] = reason
-    report["verification"]["passed"] = False
-    return RedactionResult(False, None, report, media_type, "", list(leaks))
 
 
 def confidence_facts(results: Sequence[OcrResult], limits: EngineLimits) -> dict[str, Any]:

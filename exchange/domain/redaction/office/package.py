@@ -54,6 +54,7 @@ from exchange.domain.redaction.base import (
     TextUnit,
     count_types,
     new_report,
+    withheld,
 )
 from exchange.domain.redaction.image.engine import ImageDocument, ImageEngine, sniff_image
 from exchange.domain.redaction.text import find_leaks
@@ -931,15 +932,15 @@ class OfficeEngine:
             found = self.apply(package, plan)
             _note(report["sanitised"], "references_removed", drop_references(package))
         except UnsupportedFile as exc:
-            return _withheld(report, f"the document could not be redacted: {exc.message}", self.media_type)
+            return withheld(report, f"the document could not be redacted: {exc.message}", self.media_type)
         image_types, image_failure = self._redact_images(document, package, plan, report)
         if image_failure:
-            return _withheld(report, image_failure, self.media_type)
+            return withheld(report, image_failure, self.media_type)
         report["counts"] = count_types([*found, *image_types])
         try:
             data = package.save()
         except (OSError, ValueError) as exc:
-            return _withheld(report, f"the file could not be written ({type(exc).__name__})", self.media_type)
+            return withheld(report, f"the file could not be written ({type(exc).__name__})", self.media_type)
         images = set(document.image_parts) | document.placeholders
         renamed = report.pop("_renamed", {})
         images = {renamed.get(n, n) for n in images}
@@ -960,11 +961,11 @@ class OfficeEngine:
             "unreadable_parts": unreadable,
         }
         if unreadable:
-            return _withheld(
+            return withheld(
                 report, f"{len(unreadable)} part(s) of the output could not be read", self.media_type
             )
         if leaks:
-            return _withheld(
+            return withheld(
                 report,
                 "verification found redacted content in the output",
                 self.media_type,
@@ -1001,15 +1002,6 @@ class OfficeEngine:
         if plan.images == "keep":
             report["warnings"].append("images kept by policy: their pixels were not redacted or verified")
         return found, ""
-
-
-def _withheld(
-    report: dict[str, Any], reason: str, media_type: str, leaks: list[str] | None = None
-) -> RedactionResult:
-    report["ok"] = False
-    report["withheld"] = reason
-    report["verification"]["passed"] = False
-    return RedactionResult(False, None, report, media_type, "", list(leaks or []))
 
 
 #: elements whose text is read joined up (runs of one paragraph, one shared string)

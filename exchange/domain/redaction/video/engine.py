@@ -67,6 +67,7 @@ from exchange.domain.redaction.base import (
     TextUnit,
     count_types,
     new_report,
+    withheld,
 )
 from exchange.domain.redaction.image.engine import confidence_facts
 from exchange.domain.redaction.image.ocr import Box, OcrResult, check_languages, ocr_image
@@ -441,13 +442,13 @@ class VideoEngine:
             try:
                 self._encode(document, covers, plan.images == "remove", output, workdir)
             except UnsupportedFile as exc:
-                return _withheld(report, f"the video could not be written: {exc.message}", media_type)
+                return withheld(report, f"the video could not be written: {exc.message}", media_type)
             try:
                 leaks = self._verify(document, plan, output, report)
             except UnsupportedFile as exc:
-                return _withheld(report, f"verification could not run: {exc.message}", media_type)
+                return withheld(report, f"verification could not run: {exc.message}", media_type)
             if leaks or report["verification"]["leaks"]:
-                return _withheld(
+                return withheld(
                     report, "verification found redacted content in the output", media_type, leaks
                 )
             data = output.read_bytes()
@@ -691,12 +692,3 @@ def _tag_problems(tags: Any, allowed: dict[str, str | None], where: str) -> list
         elif allowed[key] is not None and value != allowed[key]:
             problems.append(f"{where} tag {name} value")
     return problems
-
-
-def _withheld(
-    report: dict[str, Any], reason: str, media_type: str, leaks: Sequence[str] = ()
-) -> RedactionResult:
-    report["ok"] = False
-    report["withheld"] = reason
-    report["verification"]["passed"] = False
-    return RedactionResult(False, None, report, media_type, "", list(leaks))
