@@ -44,9 +44,14 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def invite(ctx: ServiceContext, inviter: User, email: str, role: str) -> Issued:
+def require_inviter(inviter: User) -> None:
+    """Only an active organisation administrator may invite; asked before reading any input."""
     if not inviter.org_admin or not inviter.active:
         raise Forbidden("only organisation administrators can invite users")
+
+
+def invite(ctx: ServiceContext, inviter: User, email: str, role: str) -> Issued:
+    require_inviter(inviter)
     email = accounts.normalise_email(email)
     allowed = _INVITABLE.get(inviter.org.kind, ())
     if role not in allowed:

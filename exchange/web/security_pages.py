@@ -228,6 +228,9 @@ def api_revoke_token(token_id: int) -> Any:
 @api.post("/invitations")
 @login_required
 def api_invite() -> Any:
+    ctx = service_context()
+    me = _me(ctx)
+    invitations.require_inviter(me)  # authorization answers before the body is judged
     body = request.get_json(silent=True)
     if (
         not isinstance(body, dict)
@@ -235,7 +238,6 @@ def api_invite() -> Any:
         or not isinstance(body.get("role"), str)
     ):
         raise DomainError('send a JSON object {"email": ..., "role": ...}')
-    ctx = service_context()
-    issued = invitations.invite(ctx, _me(ctx), body["email"][:320], body["role"][:20])
+    issued = invitations.invite(ctx, me, body["email"][:320], body["role"][:20])
     ctx.commit()
     return jsonify(id=issued.id, email=issued.email, role=issued.role, url=_invite_url(issued.token)), 201
