@@ -46,6 +46,13 @@ bench: install
 	$(PY) benchmarks/bench_pdf_redact.py
 	$(PY) benchmarks/bench_image_redact.py
 	$(PY) benchmarks/bench_pdf_ocr.py
+	$(PY) benchmarks/bench_office.py
+	$(PY) benchmarks/bench_xlsx.py
+	$(PY) benchmarks/bench_video.py
+	$(PY) benchmarks/bench_sandbox.py
+	$(PY) benchmarks/bench_blobstores.py
+	$(PY) benchmarks/bench_web.py
+	$(PY) benchmarks/bench_case_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
