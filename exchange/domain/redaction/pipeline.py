@@ -23,6 +23,7 @@ facts under ``"sandbox"``.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -111,12 +112,12 @@ def read_document(
     findings afterwards, as if it had scanned the units itself.
     """
 
-    def work() -> _ChildWork:
+    def work(staged: Path) -> _ChildWork:
         with _recording(planner) as scanned:
-            document = _read(source, media_type, planner, limits)
+            document = _read(staged, media_type, planner, limits)
         return _ChildWork(list(document.units), _plain_facts(document), scanned, planner.labeller.state())
 
-    done, confinement = _sandboxed(work, limits, sandbox, workdir)
+    done, confinement = _sandboxed(work, source, limits, sandbox, workdir)
     _take_back(planner, done)
     return SourceDocument(
         path=source, media_type=media_type, units=done.units, facts={**done.facts, "sandbox": confinement}
@@ -140,13 +141,13 @@ def redact_document(
     where the engine may write; by default a new temporary directory.
     """
 
-    def work() -> _ChildWork:
+    def work(staged: Path) -> _ChildWork:
         with _recording(planner) as scanned:
-            document = _read(source, media_type, planner, limits)
+            document = _read(staged, media_type, planner, limits)
             outcome = _redact(document, planner, recipients)
         return _ChildWork(list(document.units), {}, scanned, planner.labeller.state(), outcome)
 
-    done, confinement = _sandboxed(work, limits, sandbox, workdir)
+    done, confinement = _sandboxed(work, source, limits, sandbox, workdir)
     _take_back(planner, done)
     if done.outcome is None:
         raise UnsupportedFile(INTERNAL_ERROR)
@@ -204,16 +205,33 @@ class _Replay:
 
 
 def _sandboxed(
-    work: Any, limits: EngineLimits, sandbox: SandboxLimits | None, workdir: Path | None
+    work: Any, source: Path, limits: EngineLimits, sandbox: SandboxLimits | None, workdir: Path | None
 ) -> tuple[_ChildWork, dict[str, Any]]:
     # One deadline for the file, as the engines' own limits promise.
     settings = replace(sandbox or SandboxLimits(), wall_seconds=limits.max_seconds_per_file)
     with _workdir(workdir) as where:
-        run = run_sandboxed(work, limits=settings, workdir=where)
+        run = run_sandboxed(work, _stage(source, where), limits=settings, workdir=where)
     done = run.value
     if not isinstance(done, _ChildWork):
         raise UnsupportedFile(INTERNAL_ERROR)
     return done, run.confinement
+
+
+def _stage(source: Path, workdir: Path) -> Path:
+    """The source as the engine sees it: inside its working directory.
+
+    Engines write their temporary files beside the source, and the sandbox
+    lets them write only in ``workdir``; a source elsewhere (a CLI user's
+    file) is copied in first. The worker already fetches it there.
+    """
+    if source.resolve().parent == workdir.resolve():
+        return source
+    staged = workdir / f"input{source.suffix[:16]}"
+    try:
+        shutil.copyfile(source, staged)
+    except OSError as exc:
+        raise UnsupportedFile(f"the file cannot be read ({exc.strerror})") from None
+    return staged
 
 
 @contextmanager
