@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -18,9 +19,26 @@ EXIT_BAD_INPUT = 2
 EXIT_LEAK = 3
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Warnings for a terminal: one line each, never a traceback (those belong in server logs)."""
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802  (logging's name)
+        return ""
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802  (logging's name)
+        return ""
+
+
 @click.group(help="secure-exchange: redacted, sealed exchange of export-licence evidence.")
 def cli() -> None:
-    pass
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(_OneLineFormatter("%(levelname)s: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        handler._exchange_cli = True  # type: ignore[attr-defined]  # servers replace it (web.logging)
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:

@@ -64,6 +64,8 @@ class _RequestIdFilter(logging.Filter):
 def configure(level: int = logging.INFO) -> None:
     """Send this process's logs to stderr as JSON lines (once per process)."""
     root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_exchange_cli", False)]:
+        root.removeHandler(handler)  # a server started from the CLI logs JSON lines only
     if any(getattr(h, "_exchange_json", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
