@@ -23,7 +23,7 @@ from exchange import create_app
 from tests.conftest import Stack
 from tests.corpus import images
 from tests.corpus.pdf import producer_scans
-from tests.functional.test_api_flow import auth, open_bundle, wait_for
+from tests.functional.test_api_flow import all_findings, auth, open_bundle, wait_for
 from tests.seed import World, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.sqlite_only]
@@ -133,26 +133,3 @@ def test_photo_and_scan_are_redacted_in_the_bundle(stack: Stack, client: FlaskCl
     assert not groups & {"GPS", "IFD0", "ExifIFD", "XMP-x", "XMP-dc", "IPTC", "IFD1"}, sorted(groups)
     assert "kestrel" not in json.dumps(meta).casefold()
     assert b"Kestrel" not in members["files/" + photo.name]
-
-
-def all_findings(client: Any, case_id: str, token: str, file_id: str | None = None) -> list[dict[str, Any]]:
-    """Every finding of a case (or one file), page by page through the paged endpoint."""
-    out: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        query = {
-            "limit": "1000",
-            **({"file": file_id} if file_id else {}),
-            **({"cursor": cursor} if cursor else {}),
-        }
-        res = client.get(
-            f"/api/v1/cases/{case_id}/findings",
-            headers={"Authorization": f"Bearer {token}"},
-            query_string=query,
-        )
-        assert res.status_code == 200, res.get_json()
-        body = res.get_json()
-        out.extend(body["findings"])
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return out
