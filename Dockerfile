@@ -5,7 +5,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     EXCHANGE_INSTANCE=/data
 RUN apt-get update \
  && apt-get install -y --no-install-recommends poppler-utils qpdf ghostscript fonts-dejavu-core \
-    tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim fonts-noto-cjk \
+    tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim fonts-noto-cjk ffmpeg \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml README.md ./
