@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from exchange.adapters.blobstore import FilesystemBlobStore
+from exchange.adapters.blobstores import blob_store
 from exchange.models.database import Database
 from exchange.services import accounts
 from exchange.services.context import ServiceContext
@@ -51,7 +51,7 @@ def extra_account(settings: Settings, role: str) -> Account:
     session = database.sessions()
     ctx = ServiceContext(
         session=session,
-        blobs=FilesystemBlobStore(settings.blob_root, settings.storage_identity),
+        blobs=blob_store(settings),
         queue=_NoQueue(),
         settings=settings,
     )

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from exchange.domain.detection import Labeller
 from exchange.domain.errors import Conflict
 from exchange.models import Case, CaseFile, FindingRow, OutboxMessage, PendingBlob
-from exchange.services import cases, outbox, processing, reconciler
+from exchange.services import cases, outbox, processing, reconciler, uploads
 from exchange.services.context import ServiceContext
 from exchange.services.runs import merge_label_state
 from exchange.services.workspace import private_workspace, reap_stale_workspaces
@@ -83,11 +83,6 @@ class DownQueue:
 
 
 def _upload(ctx: ServiceContext, case_id: str, name: str, data: bytes) -> None:
-    try:
-        from exchange.services import uploads
-    except ImportError:
-        cases.add_file(ctx, case_id, name, io.BytesIO(data))  # type: ignore[attr-defined]
-        return
     uploads.receive_bytes(ctx, case_id, name, io.BytesIO(data))
 
 
