@@ -61,14 +61,10 @@ def broker_celery(settings: Settings) -> Celery:
     """A Celery app that only sends tasks by name (no task code is imported)."""
     from celery import Celery  # noqa: PLC0415 - Celery loads lazily where only the CLI runs
 
+    from exchange.extensions import sender_conf  # noqa: PLC0415 - with Celery, lazily
+
     celery = Celery("exchange", set_as_current=False)
-    celery.conf.update(
-        broker_url=settings.redis_url,
-        task_serializer="json",
-        accept_content=["json"],
-        task_default_queue=settings.queue_name,
-        broker_connection_retry_on_startup=True,
-    )
+    celery.conf.update(**sender_conf(settings))
     return celery
 
 
