@@ -4,6 +4,7 @@ equals these models on SQLite and PostgreSQL."""
 
 # Also imported so that these tables join Base.metadata, which migrations are checked against.
 from exchange.models.accounts_security import Invitation, RecoveryCode, TotpCredential, UserSession
+from exchange.models.review import InformationRequest, ManualBoxRow, PageImage, ReviewDecision
 from exchange.models.tables import (
     ApiToken,
     AuditEvent,
@@ -29,13 +30,17 @@ __all__ = [
     "Case",
     "CaseFile",
     "FindingRow",
+    "InformationRequest",
     "Invitation",
+    "ManualBoxRow",
     "Organisation",
     "OutboxMessage",
+    "PageImage",
     "PendingBlob",
     "PolicyVersion",
     "RecoveryCode",
     "RedactedFile",
+    "ReviewDecision",
     "TotpCredential",
     "User",
     "UserSession",

@@ -129,6 +129,11 @@ class Case(Base):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    #: the bundle version being prepared (1, then one more per supplement)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    #: the bureau's status (see domain.lifecycle.BureauStatus); None until the bureau sets one
+    bureau_status: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     applicant_org: Mapped[Organisation] = relationship(foreign_keys=[applicant_org_id], lazy="joined")
     supplier_org: Mapped[Organisation] = relationship(foreign_keys=[supplier_org_id], lazy="joined")
@@ -176,6 +181,13 @@ class CaseFile(Base):
     #: per entity type, how many findings the last run stored (the rows are in ``findings``)
     finding_counts: Mapped[dict[str, int] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: digest of what the last successful processing depended on (content, policy,
+    #: review); a submit skips the file while it still matches
+    processed_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: pages (or image frames) of the original, known once processed; None for other formats
+    page_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: the case version the file was added in (1 for the first application)
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     case: Mapped[Case] = relationship(back_populates="files")
     outputs: Mapped[list[RedactedFile]] = relationship(back_populates="file", lazy="selectin")
@@ -253,10 +265,14 @@ class RedactedFile(Base):
 
 class Bundle(Base):
     __tablename__ = "bundles"
-    __table_args__ = (UniqueConstraint("case_id", "recipient"),)
+    __table_args__ = (UniqueConstraint("case_id", "recipient", "version"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    #: the case version sealed in this bundle; a supplement seals the next one
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    #: the same recipient's bundle of the previous version, if any
+    previous_id: Mapped[str | None] = mapped_column(ForeignKey("bundles.id"), nullable=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     recipient: Mapped[str] = mapped_column(String(20))
     blob_key: Mapped[str] = mapped_column(String(100))

@@ -16,6 +16,11 @@ Invariants:
   verifier that reads the list afterwards checks them too.
 * Findings are recorded with where they were read (page, source) so the
   applicant's review sees text found in OCR and in metadata as well.
+* The applicant's review (:mod:`.review`) is applied here and nowhere else:
+  a kept value is neither redacted nor checked by the verifiers (they search
+  substrings, so a value inside a kept one is not checked either); a value
+  to redact is removed wherever ``find`` meets it and is checked; manual
+  boxes travel on the plan to the engines, which paint or withhold.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from exchange.domain.detection.findings import Finding, Redaction
+from exchange.domain.detection.findings import Decision, Finding, Redaction, merge_redactions
 from exchange.domain.detection.labels import Labeller
 from exchange.domain.detection.normalise import fold
 from exchange.domain.detection.policy import DEFAULT_RECIPIENTS, Policy, RecipientPolicy
+from exchange.domain.detection.review import MANUAL, FileReview, ManualBox, RecipientReview
+from exchange.domain.detection.terms import TermMatcher, build_terms
 from exchange.domain.errors import PolicyError
 
 if TYPE_CHECKING:
@@ -55,6 +62,8 @@ class RecipientPlan:
     videos: VideosRule = "redact"
     #: the recipient's rules; None for the strictest view
     policy: RecipientPolicy | None = None
+    #: regions the applicant boxed by hand; an engine that cannot paint them withholds the file
+    boxes: tuple[ManualBox, ...] = ()
 
 
 @dataclass(slots=True)
@@ -76,10 +85,18 @@ def recipient_rules(policy: Policy, recipient: str) -> RecipientPolicy | None:
 class RecipientPlanner:
     """Scans texts once and plans redactions for any recipient of one case."""
 
-    def __init__(self, detector: Detector, policy: Policy, labeller: Labeller | None = None) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        policy: Policy,
+        labeller: Labeller | None = None,
+        review: FileReview | None = None,
+    ) -> None:
         self.detector = detector
         self.policy = policy
         self.labeller = labeller if labeller is not None else Labeller()
+        self.review = review if review is not None else FileReview()
+        self._manual: dict[str, TermMatcher | None] = {}
         self._memo: dict[str, _Seen] = {}
         self._order: list[str] = []
 
@@ -122,21 +139,57 @@ class RecipientPlanner:
     def recipient_policy(self, recipient: str) -> RecipientPolicy | None:
         return recipient_rules(self.policy, recipient)
 
+    def reviewed(self, finding: Finding, recipient: str) -> Decision | None:
+        """The applicant's decision on ``finding`` for ``recipient``, if the review made one."""
+        review = self.review.for_recipient(recipient)
+        key = fold(finding.text)
+        if key in review.kept_folds:
+            return Decision("keep", "kept in the applicant's review")
+        if key in review.redacted_folds:
+            return Decision("redact", "redacted in the applicant's review")
+        return None
+
     def redactions(self, findings: Sequence[Finding], recipient: str) -> list[Redaction]:
         from exchange.domain.detection.outputs import redactions_for  # noqa: PLC0415  (cycle)
 
+        review = self.review.for_recipient(recipient)
+        kept, forced = review.kept_folds, review.redacted_folds
+        if kept:
+            findings = [f for f in findings if fold(f.text) not in kept]
         if self.recipient_policy(recipient) is None:
-            return [Redaction(f.start, f.end, f.entity_type, None) for f in findings]
-        return redactions_for(findings, recipient, self.policy, self.labeller)
+            spans = [Redaction(f.start, f.end, f.entity_type, None) for f in findings]
+        else:
+            spans = redactions_for(findings, recipient, self.policy, self.labeller)
+        if forced:
+            chosen = [f for f in findings if fold(f.text) in forced]
+            spans.extend(Redaction(f.start, f.end, f.entity_type, None) for f in chosen)
+            spans = merge_redactions(spans)
+        return spans
+
+    def manual_redactions(self, text: str, recipient: str) -> list[Redaction]:
+        """Spans of the values the review redacts by hand (text selections), wherever they occur."""
+        review = self.review.for_recipient(recipient)
+        if not review.redact:
+            return []
+        if recipient not in self._manual:
+            terms = build_terms((), sorted(review.redact), short_names=False)
+            self._manual[recipient] = TermMatcher(terms) if terms else None
+        matcher = self._manual[recipient]
+        if matcher is None:
+            return []
+        return [Redaction(hit.start, hit.end, MANUAL, None) for hit in matcher.find(text)]
 
     def sensitive(self, findings: Sequence[Finding], recipient: str) -> list[str]:
         from exchange.domain.detection.outputs import sensitive_values  # noqa: PLC0415  (cycle)
 
+        review = self.review.for_recipient(recipient)
         if self.recipient_policy(recipient) is None:
-            return sorted(
+            values = sorted(
                 {f.text for f in findings} | set(self.policy.customers) | set(self.policy.trade_secrets)
             )
-        return sensitive_values(findings, recipient, self.policy)
+        else:
+            values = sensitive_values(findings, recipient, self.policy)
+        return _reviewed_values(values, review)
 
     def plan(self, recipient: str) -> RecipientPlan:
         """A plan whose ``find`` uses this planner's memo; see module docstring."""
@@ -154,7 +207,8 @@ class RecipientPlanner:
             if answer is not None:
                 return answer
             found = self.findings(text)
-            if not found:
+            manual = self.manual_redactions(text, recipient)
+            if not found and not manual:
                 answers[text] = ()
                 return ()
             for value in self.sensitive(found, recipient):
@@ -162,7 +216,8 @@ class RecipientPlanner:
                 if key not in known:
                     known.add(key)
                     values.append(value)
-            answer = answers[text] = self.redactions(found, recipient)
+            spans = self.redactions(found, recipient)
+            answer = answers[text] = merge_redactions([*spans, *manual]) if manual else spans
             return answer
 
         return RecipientPlan(
@@ -173,6 +228,7 @@ class RecipientPlanner:
             images=rpolicy.images if rpolicy else "redact",
             videos=rpolicy.videos if rpolicy else "redact",
             policy=rpolicy,
+            boxes=self.review.for_recipient(recipient).boxes,
         )
 
     def redact_name(self, value: str, recipient: str) -> str:
@@ -183,4 +239,17 @@ class RecipientPlanner:
         """
         from exchange.domain.redaction.text import redact_text  # noqa: PLC0415  (domain peer)
 
-        return redact_text(value, self.redactions(self.findings(value), recipient))
+        spans = [*self.redactions(self.findings(value), recipient), *self.manual_redactions(value, recipient)]
+        return redact_text(value, merge_redactions(spans))
+
+
+def _reviewed_values(values: Sequence[str], review: RecipientReview) -> list[str]:
+    """``values`` as the verifiers must check them after the applicant's review."""
+    out = list(values)
+    kept = review.kept_folds
+    if kept:
+        # Verifiers search substrings: a value inside a kept one would flag the kept text itself.
+        out = [v for v in out if not any(fold(v) in k for k in kept)]
+    seen = {fold(v) for v in out}
+    out.extend(v for v in sorted(review.redact) if fold(v) not in seen)
+    return out

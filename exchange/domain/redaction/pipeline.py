@@ -65,11 +65,21 @@ def located_findings(planner: RecipientPlanner, recipient: str | None = None) ->
     """Findings as JSON, with the decision for ``recipient`` (or for every named recipient)."""
     strictest = recipient is not None and planner.recipient_policy(recipient) is None
     out = []
+    reviewed = [recipient] if recipient is not None else sorted(planner.review.recipients)
     for page, source, finding in planner.located_findings():
         row = {**finding_to_dict(finding, recipient), "page": page, "source": source}
         if strictest:
             # The planner's rule for a recipient the policy does not name, shown as it is applied.
             row["decision"], row["reason"] = "redact", "the policy does not name this recipient"
+        for name in reviewed:
+            decision = planner.reviewed(finding, name)
+            if decision is None:
+                continue
+            if recipient is not None:
+                row["decision"], row["reason"] = decision.action, decision.reason
+            else:
+                row["decision"] = {**row["decision"], name: decision.action}
+                row["reason"] = {**row["reason"], name: decision.reason}
         out.append(row)
     return out
 

@@ -356,8 +356,20 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **account_paths(),
+            **feature_paths(),
         },
     }
+
+
+def feature_paths() -> dict[str, Any]:
+    """Paths documented by the feature API modules next to their routes."""
+    from exchange.web.api import bureau, previews, review  # noqa: PLC0415  (they import this module's helpers)
+
+    paths: dict[str, Any] = {}
+    for module in (review, previews, bureau):
+        for path, operations in module.openapi_paths().items():
+            paths.setdefault(path, {}).update(operations)
+    return paths
 
 
 def account_paths() -> dict[str, Any]:

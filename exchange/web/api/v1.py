@@ -10,42 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request, stream_with_context
+from flask import Response, g, jsonify, request, stream_with_context
 
 from exchange.domain.detection import policy_schema
 from exchange.domain.errors import DomainError, InvalidInput
-from exchange.extensions import csrf
 from exchange.models import Case, CaseFile
 from exchange.services import access_log, cases, sharing, uploads
 from exchange.services.context import ServiceContext
+from exchange.web.api.common import api_blueprint, json_body
 from exchange.web.api.openapi import openapi_document
 from exchange.web.auth import login_required
 from exchange.web.uploads import StreamingForm, streaming_upload, upload_slot
 from exchange.web.wiring import service_context
 
-bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-csrf.exempt(bp)
+bp = api_blueprint("api_v1", __name__)
 
 MAX_POLICY_BYTES = 256 * 1024
-
-
-@bp.before_request
-def _csrf_for_cookie_sessions() -> None:
-    if not g.get("via_token"):
-        csrf.protect()
-
-
-def _json_body() -> dict[str, Any]:
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:
-        # json.loads recurses per nesting level and Flask only catches ValueError.
-        raise DomainError("malformed JSON: nested too deeply") from None
-    if body is None:
-        raise DomainError("malformed JSON: send a JSON object with Content-Type: application/json")
-    if not isinstance(body, dict):
-        raise DomainError("the JSON body must be an object")
-    return body
 
 
 @bp.get("/openapi.json")
@@ -66,7 +46,7 @@ def signing_key() -> Any:
 @bp.post("/cases")
 @login_required
 def create_case() -> Any:
-    body = _json_body()
+    body = json_body()
     ctx = service_context()
     case = cases.create_case(ctx, body.get("title"), body.get("supplier_org"), body.get("bureau_org"))
     ctx.commit()

@@ -1,0 +1,14 @@
+"""Rendered page images of a file's original and of each recipient's view (issue 10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exchange.web.api.common import api_blueprint
+
+bp = api_blueprint("api_previews", __name__)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """This module's routes for the OpenAPI document."""
+    return {}
