@@ -409,3 +409,84 @@ def assemble(words: Sequence[OcrWord], size: tuple[int, int]) -> OcrResult:
         previous = word.line
     result.text = "".join(parts)
     return result
+
+
+def _encode_pages(images: Sequence[Image.Image]) -> bytes:
+    pages = [grey(image) for image in images]
+    buf = io.BytesIO()
+    # A multi-page TIFF is the one container Tesseract reads several pages of from stdin.
+    # Uncompressed, as for single images: encoding costs a copy, and a source TIFF's own
+    # compression (which Pillow would otherwise carry over) cannot slow it down.
+    pages[0].save(buf, format="TIFF", compression="raw", save_all=True, append_images=pages[1:])
+    return buf.getvalue()
+
+
+def _run_pages(argv: list[str], data: bytes, timeout: float) -> str:
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    try:
+        proc = subprocess.run(  # noqa: S603  (fixed argv, no shell)
+            argv, input=data, capture_output=True, timeout=timeout, check=False, env=env
+        )
+    except subprocess.TimeoutExpired:
+        raise UnsupportedFile(f"OCR took longer than {timeout:g} seconds") from None
+    except OSError as exc:
+        raise UnsupportedFile(f"OCR could not run ({exc.strerror})") from None
+    if proc.returncode != 0:
+        raise UnsupportedFile("OCR failed on these images")
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def split_pages(tsv: str, sizes: Sequence[tuple[int, int]]) -> list[OcrResult]:
+    """One result per page of a multi-page TSV; UnsupportedFile unless every page is there, in order.
+
+    Each page must report exactly one page row (level 1) with its own size, so a
+    page Tesseract skipped or a reading attributed to the wrong page cannot pass.
+    """
+    header, *rows = tsv.splitlines() or [""]
+    by_page: list[list[str]] = [[] for _ in sizes]
+    seen: list[tuple[int, int, int]] = []
+    for row in rows:
+        cols = row.split("\t")
+        if len(cols) < 12:
+            continue
+        try:
+            page = int(cols[1])
+        except ValueError:
+            raise UnsupportedFile("OCR failed on these images") from None
+        if not 1 <= page <= len(sizes):
+            raise UnsupportedFile("OCR failed on these images")
+        if cols[0] == "1":
+            try:
+                seen.append((page, int(cols[8]), int(cols[9])))
+            except ValueError:
+                raise UnsupportedFile("OCR failed on these images") from None
+        by_page[page - 1].append(row)
+    expected = [(page, width, height) for page, (width, height) in enumerate(sizes, start=1)]
+    if seen != expected:
+        raise UnsupportedFile("OCR did not read every image it was given")
+    return [
+        parse_tsv("\n".join([header, *page_rows]), size)
+        for page_rows, size in zip(by_page, sizes, strict=True)
+    ]
+
+
+def ocr_batch(
+    images: Sequence[Image.Image], *, languages: str, timeout: float, psm: int = 3
+) -> list[OcrResult]:
+    """:func:`ocr_image` for each of ``images``, in one Tesseract run.
+
+    Starting Tesseract and loading its models costs more than reading a
+    small image (measured, Tesseract 5.3: 0.12 s for ``eng``, 0.26 s for
+    ``eng+chi_sim``, against about 0.03 s to read a 640x360 video frame), so
+    callers with many small images hand them over together. The images go
+    through stdin as one uncompressed multi-page TIFF (no plaintext on
+    disk); each page is read exactly as :func:`ocr_image` reads it alone
+    (the LSTM recogniser carries nothing from page to page: identical words,
+    boxes and confidences were measured on video frames), and ``timeout``
+    bounds the whole run, so callers bound how much one batch holds.
+    """
+    if not images:
+        return []
+    argv = [tesseract_path(), "stdin", "stdout", "-l", check_languages(languages), "--psm", str(psm)]
+    argv += ["--dpi", "300", "tsv"]
+    return split_pages(_run_pages(argv, _encode_pages(images), timeout), [image.size for image in images])
