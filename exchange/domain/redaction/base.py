@@ -19,6 +19,12 @@ Invariants every engine keeps:
   one-line, secret-free message.
 * Reports follow :func:`new_report`'s schema and carry counts, page numbers
   and kinds only: never a secret value, never document text.
+* The applicant's manual boxes (``plan.boxes``) are painted only by engines
+  that declare ``supports_boxes = True`` (see :func:`paints_boxes`); such an
+  engine removes everything under each box, counts it as ``MANUAL``, checks
+  the painted region in its decoded output and withholds the file when a
+  box is not solid or names a page the file does not have. The pipeline
+  withholds a file with boxes from every other engine: never shared unboxed.
 """
 
 from __future__ import annotations
@@ -100,7 +106,14 @@ class RedactionResult:
 
 
 class RedactionEngine(Protocol):
-    """A format engine; see the module docstring for the contract."""
+    """A format engine; see the module docstring for the contract.
+
+    Optional capability: a class attribute ``supports_boxes = True`` declares
+    that ``redact`` paints and verifies the plan's manual boxes (pages and
+    frames numbered from 1, fractions of the page as displayed). It is not a
+    protocol member, so engines without it need not say False; ask
+    :func:`paints_boxes`.
+    """
 
     #: short name used in reports: "pdf", "image", "text"
     format: str
@@ -163,3 +176,20 @@ def count_types(entity_types: Sequence[str]) -> dict[str, int]:
     for etype in entity_types:
         counts[etype] = counts.get(etype, 0) + 1
     return counts
+
+
+def paints_boxes(engine: object) -> bool:
+    """True when ``engine`` declares that it paints manual boxes (``supports_boxes = True``)."""
+    return getattr(engine, "supports_boxes", False) is True
+
+
+def boxes_beyond(pages: Sequence[int], page_count: int) -> str:
+    """The one-line reason when a manual box names a page past the last one; "" otherwise.
+
+    ``pages`` are the boxes' page numbers (from 1).
+    """
+    beyond = [page for page in pages if page > page_count]
+    if not beyond:
+        return ""
+    noun = "page" if page_count == 1 else "pages"
+    return f"manual box on page {min(beyond)}, but the file has {page_count} {noun}"

@@ -36,12 +36,24 @@ from exchange.domain.detection.labels import Labeller
 from exchange.domain.detection.outputs import finding_to_dict
 from exchange.domain.detection.planner import RecipientPlanner
 from exchange.domain.errors import UnsupportedFile
-from exchange.domain.redaction.base import EngineLimits, RedactionResult, SourceDocument, TextUnit
+from exchange.domain.redaction.base import (
+    EngineLimits,
+    RedactionResult,
+    SourceDocument,
+    TextUnit,
+    new_report,
+    paints_boxes,
+    withheld,
+)
 from exchange.domain.redaction.registry import engine_for
 from exchange.domain.redaction.sandbox import INTERNAL_ERROR, SandboxLimits, run_sandboxed
 
 if TYPE_CHECKING:
     from exchange.domain.detection.detector import Detector
+
+
+#: why a file with manual boxes is withheld from a recipient when its engine cannot paint them
+NO_BOXES = "manual boxes apply to PDF pages and images; select the text to redact instead"
 
 
 @dataclass(slots=True)
@@ -90,7 +102,12 @@ def _redact(
     engine = engine_for(document.media_type)
     outcome = DocumentOutcome(media_type=document.media_type, facts=_plain_facts(document))
     for recipient in recipients:
-        result = engine.redact(document, planner.plan(recipient))
+        plan = planner.plan(recipient)
+        if plan.boxes and not paints_boxes(engine):
+            # A box drawn by the applicant cannot be honoured here: never share the file unboxed.
+            outcome.results[recipient] = withheld(new_report(engine.format), NO_BOXES, document.media_type)
+            continue
+        result = engine.redact(document, plan)
         # Engines describe leaks with their own types; only plain data crosses the sandbox.
         result.leaks = [_plain_leak(leak) for leak in result.leaks]
         outcome.results[recipient] = result

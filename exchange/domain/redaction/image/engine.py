@@ -25,6 +25,11 @@ Invariants:
   and flagged ``needs_review``; it is never silently passed as clean.
 * HEIF containers: only the primary image is read and written (as JPEG);
   other images, thumbnails and depth maps in the container are dropped.
+* The applicant's manual boxes (``plan.boxes``; page n is frame n) are
+  painted solid in the upright frame, as the applicant saw it, whatever the
+  images rule (a removed image is solid already); the decoded output must
+  show every box solid black, or the file is withheld, as it is when a box
+  names a frame the file does not have.
 """
 
 from __future__ import annotations
@@ -43,12 +48,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from exchange.domain.detection.findings import Redaction
 from exchange.domain.detection.planner import RecipientPlan
+from exchange.domain.detection.review import MANUAL, ManualBox
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.base import (
     EngineLimits,
     RedactionResult,
     SourceDocument,
     TextUnit,
+    boxes_beyond,
     count_types,
     new_report,
     withheld,
@@ -67,8 +74,10 @@ from exchange.domain.redaction.image.pixels import (
     cover,
     displayable,
     paint,
+    paint_boxes,
     pixel_digest,
     placeholder,
+    unpainted_boxes,
 )
 from exchange.domain.redaction.text import find_leaks
 
@@ -164,6 +173,8 @@ def _decode(image: Image.Image, limits: EngineLimits, notes: list[str]) -> list[
 class ImageEngine:
     format = "image"
     media_types = ("image/jpeg", "image/png", "image/tiff", "image/webp", "image/heic", "image/heif")
+    #: manual boxes are painted in the upright frames and verified (see module docstring)
+    supports_boxes = True
 
     def sniff(self, head: bytes, source: BinaryIO | None = None) -> str | None:
         return sniff_image(head)
@@ -224,6 +235,7 @@ class ImageEngine:
         for frame, result in zip(frames, results, strict=True):
             document.ocr_cache[(pixel_digest(frame), result.angles)] = result
         document.facts.update(confidence_facts(results, limits))
+        document.facts["page_count"] = len(frames)
         return document
 
     # -- redacting -----------------------------------------------------------
@@ -238,10 +250,14 @@ class ImageEngine:
         report["review_reasons"] = list(document.facts["review_reasons"])
         report["warnings"] = list(document.warnings)
         report["images"] = plan.images
+        beyond = boxes_beyond([b.page for b in plan.boxes], len(document.frames))
+        if beyond:
+            return withheld(report, beyond, media_type)
         found_types: list[str] = []
         out_frames: list[Image.Image] = []
         for number, (frame, result) in enumerate(zip(document.frames, document.ocr, strict=True), start=1):
             entry: dict[str, Any] = {"page": number, "redactions": {}, "boxes": 0}
+            manual = [b for b in plan.boxes if b.page == number]
             if plan.images == "remove":
                 out_frames.append(placeholder(frame))
                 entry["status"] = "removed"
@@ -255,6 +271,12 @@ class ImageEngine:
                 entry.update(status="redacted", redactions=count_types([s.entity_type for s in spans]))
                 entry["boxes"] = len(covers)
                 found_types.extend(s.entity_type for s in spans)
+            if manual:
+                if plan.images != "remove":
+                    out_frames[-1] = paint_boxes(out_frames[-1], manual)
+                entry["manual_boxes"] = len(manual)
+                entry["redactions"] = {**entry["redactions"], MANUAL: len(manual)}
+                found_types.extend([MANUAL] * len(manual))
             report["pages"].append(entry)
         report["counts"] = count_types(found_types)
         if plan.images == "keep":
@@ -268,6 +290,10 @@ class ImageEngine:
             leaks = self._verify(document, plan, data, report)
         except UnsupportedFile as exc:
             return withheld(report, f"verification could not run: {exc.message}", media_type)
+        unpainted = [leak["page"] for leak in report["verification"]["leaks"] if leak["kind"] == "manual_box"]
+        if unpainted:
+            reason = f"manual box on page {unpainted[0]} is not painted solid in the output"
+            return withheld(report, reason, media_type, leaks)
         if leaks or report["verification"]["leaks"]:
             return withheld(report, "verification found redacted content in the output", media_type, leaks)
         report["ok"] = True
@@ -306,6 +332,10 @@ class ImageEngine:
             raise UnsupportedFile("the written image cannot be decoded again") from exc
         if len(frames) != len(document.frames):
             raise UnsupportedFile("the written image has a different number of frames")
+        if plan.boxes and plan.images != "remove":
+            # A removed image is checked whole below (placeholder_solid), boxes included.
+            verification["checks"].append("manual_boxes_solid")
+            verification["leaks"] += _unpainted(frames, plan.boxes)
         leaked: list[str] = []
         if plan.images == "keep":
             verification["checks"].append("pixels_skipped_kept_by_policy")
@@ -344,6 +374,15 @@ class ImageEngine:
                     )
         verification["passed"] = not verification["leaks"]
         return leaked
+
+
+def _unpainted(frames: Sequence[Image.Image], boxes: Sequence[ManualBox]) -> list[dict[str, Any]]:
+    """A leak per manual box not solid in the decoded output (page n is frame n)."""
+    leaks: list[dict[str, Any]] = []
+    for number, frame in enumerate(frames, start=1):
+        mine = [b for b in boxes if b.page == number]
+        leaks += [{"kind": "manual_box", "page": number} for _ in unpainted_boxes(frame, mine)]
+    return leaks
 
 
 def _extrema(frame: Image.Image) -> list[tuple[float, float]]:

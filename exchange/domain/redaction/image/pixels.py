@@ -11,6 +11,10 @@ Invariants:
   a blur or a pixelation, which can be reversed or read through; it reaches
   past the text by a few pixels plus a fraction of the line height, because
   Tesseract's word boxes hug the ink and antialiased edges lie outside them.
+* A manual box (the applicant's) is painted solid black over every pixel it
+  touches (rounded outwards); :func:`unpainted_boxes` checks a decoded frame
+  afresh from the box's fractions, not from what was painted, so a wrong
+  mapping or a lossy encoder that brightened the region is caught.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw
 
+from exchange.domain.detection.review import ManualBox
 from exchange.domain.redaction.image.ocr import Box, Point, Rotation
 
 Polygon = tuple[Point, ...]
@@ -33,6 +38,11 @@ MARGIN_PIXELS = 3
 MARGIN_FRACTION = 0.2
 #: pixels left free between a cover and a word that stays (Tesseract merges touching blobs)
 CLEARANCE = 3
+#: a manual box's region counts as painted when no pixel of it is lighter than this (0-255 grey):
+#: black written losslessly reads 0; JPEG at quality 92 rings a few levels inside a black block
+PAINTED_MAX_GREY = 48
+#: pixels of a box's edge not checked: lossy encoders and resampling blur the boundary
+PAINTED_EDGE = 3
 
 
 def displayable(image: Image.Image) -> Image.Image:
@@ -152,3 +162,45 @@ def pixel_digest(image: Image.Image) -> str:
     for top in range(0, image.height, band):
         digest.update(image.crop((0, top, image.width, min(image.height, top + band))).tobytes())
     return digest.hexdigest()
+
+
+def paint_boxes(image: Image.Image, boxes: Sequence[ManualBox]) -> Image.Image:
+    """A copy of ``image`` with every manual box filled solid black (fractions of this frame)."""
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    for box in boxes:
+        left, top, right, bottom = box.pixels(out.width, out.height)
+        if right > left and bottom > top:
+            draw.rectangle((left, top, right - 1, bottom - 1), fill=black(out.mode))
+    return out
+
+
+def unpainted_boxes(image: Image.Image, boxes: Sequence[ManualBox]) -> list[ManualBox]:
+    """The boxes whose region in ``image`` (a decoded output) is not solid black.
+
+    The region is recomputed from the box's fractions on ``image``'s own size,
+    less :data:`PAINTED_EDGE` pixels on each side (never less than its centre
+    pixel); every pixel of it must be at most :data:`PAINTED_MAX_GREY`.
+    """
+    grey = image.convert("L") if image.mode != "L" else image
+    failed: list[ManualBox] = []
+    for box in boxes:
+        left, top, right, bottom = box.pixels(grey.width, grey.height)
+        (x0, x1), (y0, y1) = _inner(left, right), _inner(top, bottom)
+        if x1 <= x0 or y1 <= y0:
+            failed.append(box)  # a box that covers no pixel at all is not painted
+            continue
+        # One band: the histogram's last non-zero bin is the brightest pixel.
+        histogram = grey.crop((x0, y0, x1, y1)).histogram()
+        brightest = max(level for level, n in enumerate(histogram) if n)
+        if brightest > PAINTED_MAX_GREY:
+            failed.append(box)
+    return failed
+
+
+def _inner(start: int, end: int) -> tuple[int, int]:
+    """``[start, end)`` less the edge on both sides, or its middle pixel when that leaves nothing."""
+    if end - start > 2 * PAINTED_EDGE:
+        return start + PAINTED_EDGE, end - PAINTED_EDGE
+    middle = (start + end) // 2
+    return (middle, middle + 1) if end > start else (start, start)

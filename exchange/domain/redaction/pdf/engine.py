@@ -19,6 +19,13 @@ Invariants:
   itself (``fallback``) rather than failing the file, and verification reads
   the output's pixels too. Only a page with text no extractor reads (pattern
   cells, soft-mask groups) still fails the file.
+* A page with the applicant's manual boxes always goes through that
+  fallback, with the boxes painted into the render: nothing under a box
+  (glyphs, vector paint, image samples, annotations) can survive a page that
+  is only pixels. The written page is rendered again as displayed and each
+  box must be solid with no text or annotation reaching into it
+  (``verify.scan_manual_boxes``); a box on a page the file does not have, or
+  a box without an OCR reader to render with, fails the file.
 """
 
 from __future__ import annotations
@@ -36,9 +43,11 @@ import pikepdf
 import pypdfium2 as pdfium
 
 from exchange.domain.detection.findings import Redaction
+from exchange.domain.detection.review import ManualBox
 from exchange.domain.errors import UnsupportedFile
+from exchange.domain.redaction.base import boxes_beyond
 from exchange.domain.redaction.pdf.apply import PageOutcome, apply_page, hidden_glyphs, plan_page
-from exchange.domain.redaction.pdf.fallback import can_fall_back, rasterize_failed_pages
+from exchange.domain.redaction.pdf.fallback import MANUAL_REASON, can_fall_back, rasterize_failed_pages
 from exchange.domain.redaction.pdf.images import (
     PixelReader,
     page_images,
@@ -52,7 +61,14 @@ from exchange.domain.redaction.pdf.output import save_pdf
 from exchange.domain.redaction.pdf.rasterize import rasterize_pages
 from exchange.domain.redaction.pdf.sanitise import postsanitise, presanitise, redact_marked_content
 from exchange.domain.redaction.pdf.textmodel import Box, Interpreter
-from exchange.domain.redaction.pdf.verify import Leak, Needles, scan_objects, scan_pdfium, scan_raw
+from exchange.domain.redaction.pdf.verify import (
+    Leak,
+    Needles,
+    scan_manual_boxes,
+    scan_objects,
+    scan_pdfium,
+    scan_raw,
+)
 
 MODES = ("surgical", "rasterize")
 IMAGE_RULES = ("redact", "remove", "keep")
@@ -209,6 +225,7 @@ def redact_pdf(
     limits: PdfLimits = PdfLimits(),  # noqa: B008  (frozen, immutable default)
     pixels: PixelReader | None = None,
     images: str = "redact",
+    manual: Sequence[ManualBox] = (),
 ) -> PdfRedactionResult:
     """Redact ``src`` for one recipient and verify the result (see module docstring).
 
@@ -228,6 +245,10 @@ def redact_pdf(
     rendered, redacted as pixels and replaced by that picture (``fallback``);
     and the written output's pixels are OCR'd and searched for every value.
     Without ``pixels`` images are left unread and such a page fails the file.
+
+    ``manual`` are the applicant's boxes (fractions of the page as displayed):
+    their pages are rendered with the boxes painted (module docstring), and
+    the report's page entries say ``manual_boxes`` and count them as MANUAL.
     """
     if mode not in MODES:
         raise ValueError(f"unknown redaction mode {mode!r}")
@@ -245,7 +266,16 @@ def redact_pdf(
     turned_pages: set[int] = set()
     warnings: list[str] = []
     failed = False
+    boxed: dict[int, list[ManualBox]] = {}
+    for box in manual:
+        boxed.setdefault(box.page, []).append(box)
     with open_pdf(data, limits) as pdf:
+        beyond = boxes_beyond(sorted(boxed), len(pdf.pages))
+        if beyond:
+            refused: dict[str, Any] = {"format": "pdf", "mode": mode, "pages": [], "counts": {}, "ok": False}
+            refused.update(page_count=len(pdf.pages), withheld=beyond)
+            refused["verification"] = {"performed": False, "reason": beyond}
+            return PdfRedactionResult(False, None, refused, [])
         try:
             presanitise(pdf, stats)
             interp = Interpreter(pdf, limits)
@@ -273,9 +303,13 @@ def redact_pdf(
                     warnings.extend(page_pixels.warnings)
                     if page_pixels.turned:
                         turned_pages.add(number)
-                if outcome.failures:
-                    if pixels is not None and can_fall_back(outcome.failures):
-                        fallback[number] = list(outcome.failures)
+                if number in boxed and pixels is None:
+                    outcome.failures.append("a manual box needs the page rendered, without an OCR reader")
+                    entry.update(status="failed", reasons=sorted(set(outcome.failures)))
+                reasons = [*outcome.failures, *([MANUAL_REASON] if number in boxed else [])]
+                if reasons:
+                    if pixels is not None and can_fall_back(reasons):
+                        fallback[number] = reasons
                         if images == "remove":
                             removed_images[number] = [p.bbox for p in model.images]
                     else:
@@ -318,11 +352,15 @@ def redact_pdf(
         assert pixels is not None  # noqa: S101  (fallback is only planned with a reader)
         try:
             out, entries = rasterize_failed_pages(
-                out, fallback, find=find, reader=pixels, limits=limits, covers=removed_images
+                out, fallback, find=find, reader=pixels, limits=limits, covers=removed_images, manual=boxed
             )
         except (*_DAMAGE, pdfium.PdfiumError) as exc:
             raise UnsupportedFile("a page that needed rendering could not be rendered") from exc
         for number, entry in entries.items():
+            if fallback[number] == [MANUAL_REASON]:
+                # Redacted in place before it was rendered: what that removed counts as well.
+                done = Counter(pages_report[number - 1].get("redactions", {}))
+                entry["redactions"] = dict(done + Counter(entry["redactions"]))
             pages_report[number - 1] = entry
             if entry.pop("read_turned"):
                 turned_pages.add(number)
@@ -354,6 +392,11 @@ def redact_pdf(
     except (*_DAMAGE, RecursionError, pdfium.PdfiumError) as exc:
         # Our own output must re-open cleanly; if it does not, nothing is released.
         raise UnsupportedFile("the PDF is damaged: its redacted copy could not be verified") from exc
+    if boxed:
+        try:
+            leaks += scan_manual_boxes(out, manual, limits.max_image_pixels)
+        except pdfium.PdfiumError as exc:
+            raise UnsupportedFile("the PDF is damaged: its redacted copy could not be verified") from exc
     checks = [
         "pdfium_page_text",
         "object_strings",
@@ -362,6 +405,8 @@ def redact_pdf(
         "text_under_box",
         "hidden_text",
     ]
+    if boxed:
+        checks.append("manual_boxes")
     if read_pixels is not None:
         checks.append("image_ocr")
     report["verification"] = {

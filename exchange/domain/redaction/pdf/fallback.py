@@ -13,9 +13,16 @@ boxes, and the OCR of the render are both passed to ``find``; every finding
 is painted opaque black, with a margin, into the render; the page's content
 becomes that image alone: no text layer, no annotations, no other resources.
 
+Also for pages with the applicant's manual boxes: a box must take away
+everything under it (glyphs, vector paint, image samples, annotations), and
+a page that is only pixels has nothing else to take away. The box, in
+fractions of the page as displayed (after /Rotate, within the crop box), is
+mapped onto the unrotated render and painted solid black like a finding.
+
 Invariants: the render is of the already sanitised output (hidden layers,
 scripts and attachments gone); nothing of the original page content survives
-but its pixels; the verifier reads the new page image by OCR like any other.
+but its pixels; the verifier reads the new page image by OCR like any other,
+and renders the page again as displayed to check every manual box is solid.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
 
 from exchange.domain.detection.findings import Redaction, merge_redactions
+from exchange.domain.detection.review import MANUAL, ManualBox
 from exchange.domain.redaction.pdf.images import PixelReader, PixelRect, margin, was_turned
 from exchange.domain.redaction.pdf.limits import PdfLimits
 from exchange.domain.redaction.pdf.output import save_pdf
@@ -39,6 +47,8 @@ from exchange.domain.redaction.pdf.textmodel import Box, page_box
 Finder = Callable[[str], Sequence[Redaction]]
 DPI = 150
 _UNREAD_TEXT = "draws text, which is not supported"
+#: the reason reported for a page rendered because the applicant boxed part of it
+MANUAL_REASON = "the applicant boxed a region by hand"
 
 
 def can_fall_back(failures: Sequence[str]) -> bool:
@@ -107,6 +117,27 @@ def _to_pixels(box: list[float], x0: float, y1: float, scale: float) -> tuple[in
     )
 
 
+def unrotated(box: ManualBox, rotation: int) -> ManualBox:
+    """``box`` (fractions of the page as displayed) as fractions of the page before /Rotate.
+
+    ``rotation`` is the page's clockwise display turn in degrees (0, 90, 180
+    or 270). Turning by 90 clockwise shows the unrotated point (x, y) at
+    (1 - y, x) in fractions; the inverse is applied here to both corners.
+    """
+    left, top, right, bottom = box.box
+    corners = ((left, top), (right, bottom))
+    if rotation == 90:
+        mapped = [(v, 1.0 - u) for u, v in corners]
+    elif rotation == 180:
+        mapped = [(1.0 - u, 1.0 - v) for u, v in corners]
+    elif rotation == 270:
+        mapped = [(1.0 - v, u) for u, v in corners]
+    else:
+        mapped = list(corners)
+    xs, ys = sorted(x for x, _ in mapped), sorted(y for _, y in mapped)
+    return ManualBox(box.page, (xs[0], ys[0], xs[1], ys[1]))
+
+
 def _spans(find: Finder, text: str) -> list[Redaction]:
     if not text.strip():
         return []
@@ -121,6 +152,7 @@ def render_redacted(
     find: Finder,
     reader: PixelReader,
     covers: Sequence[Box] = (),
+    manual: Sequence[ManualBox] = (),
     dpi: int = DPI,
 ) -> tuple[Image.Image, Counter[str], bool]:
     """Page ``number`` rendered by pdfium, with every finding painted (module docstring).
@@ -128,12 +160,14 @@ def render_redacted(
     Also returns whether OCR found text only in a turned copy of the render.
 
     ``covers`` are page-space areas painted solid grey first (images the
-    recipient's rule removes).
+    recipient's rule removes); ``manual`` are the applicant's boxes on this
+    page, painted black before OCR reads the render.
     """
     scale = dpi / 72.0
     counts: Counter[str] = Counter()
     page = doc[number - 1]
     try:
+        rotation = page.get_rotation()
         page.set_rotation(0)
         bitmap = page.render(scale=scale, may_draw_forms=False)
         image = bitmap.to_pil().convert("RGB")
@@ -142,6 +176,13 @@ def render_redacted(
             for box in covers:
                 left, top, right, bottom = _to_pixels(list(box), crop[0], crop[3], scale)
                 grey.rectangle((left, top, right - 1, bottom - 1), fill=(191, 191, 191))
+        if manual:
+            boxed = ImageDraw.Draw(image)
+            for drawn in manual:
+                left, top, right, bottom = unrotated(drawn, rotation).pixels(image.width, image.height)
+                if right > left and bottom > top:
+                    boxed.rectangle((left, top, right - 1, bottom - 1), fill=(0, 0, 0))
+            counts[MANUAL] += len(manual)
         textpage = page.get_textpage()
         try:
             text, index = _page_text(textpage)
@@ -172,9 +213,13 @@ def rasterize_failed_pages(
     reader: PixelReader,
     limits: PdfLimits,
     covers: dict[int, list[Box]] | None = None,
+    manual: dict[int, list[ManualBox]] | None = None,
     dpi: int = DPI,
 ) -> tuple[bytes, dict[int, dict[str, Any]]]:
-    """Replace each page in ``reasons`` by its redacted render; report entries per page."""
+    """Replace each page in ``reasons`` by its redacted render; report entries per page.
+
+    ``manual`` holds the applicant's boxes by page; each such page must be in ``reasons``.
+    """
     entries: dict[int, dict[str, Any]] = {}
     if not reasons:
         return data, entries
@@ -187,6 +232,7 @@ def rasterize_failed_pages(
                 # Checked before rendering: pdfium would allocate the bitmap first.
                 if (x1 - x0) * (y1 - y0) * (dpi / 72.0) ** 2 > limits.max_image_pixels:
                     raise ValueError("the rendered page is larger than the image limit")
+                boxes = (manual or {}).get(number, [])
                 image, counts, turned = render_redacted(
                     doc,
                     number,
@@ -194,6 +240,7 @@ def rasterize_failed_pages(
                     find=find,
                     reader=reader,
                     covers=(covers or {}).get(number, ()),
+                    manual=boxes,
                     dpi=dpi,
                 )
                 stream = pdf.make_stream(zlib.compress(image.tobytes(), 6))
@@ -218,6 +265,8 @@ def rasterize_failed_pages(
                     "read_turned": turned,
                     "dpi": dpi,
                 }
+                if boxes:
+                    entries[number]["manual_boxes"] = len(boxes)
             return save_pdf(pdf), entries
     finally:
         doc.close()

@@ -9,7 +9,10 @@ images rule, and maps its report onto the common schema. See ``engine`` for
 the redaction and verification invariants and ``images`` for pixels.
 
 Invariant: OCR confidence under ``ocr_review_confidence``, images that could
-not be read, and pages that had to be rendered are flagged for review.
+not be read, and pages that had to be rendered are flagged for review; pages
+rendered only because the applicant boxed them are not (the applicant chose
+it), but a warning says they lost their text layer. The engine paints the
+plan's manual boxes (``supports_boxes``; see ``engine`` and ``fallback``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from exchange.domain.redaction.base import (
     new_report,
 )
 from exchange.domain.redaction.pdf.engine import read_pdf, redact_pdf
+from exchange.domain.redaction.pdf.fallback import MANUAL_REASON
 from exchange.domain.redaction.pdf.images import OcrSettings, PixelReader
 from exchange.domain.redaction.pdf.limits import PdfLimits
 
@@ -52,6 +56,8 @@ class PdfSource(SourceDocument):
 class PdfEngine:
     format = "pdf"
     media_types = (PDF,)
+    #: pages with manual boxes are rendered with the boxes painted, then verified
+    supports_boxes = True
 
     def sniff(self, head: bytes, source: BinaryIO | None = None) -> str | None:
         # PDF readers accept the header anywhere in the first KiB; so must we,
@@ -70,6 +76,7 @@ class PdfEngine:
         document = PdfSource(source, PDF, units, limits=limits, pixels=reader)
         document.facts["limits"] = limits
         document.facts["ocr"] = reading.stats["ocr"]
+        document.facts["page_count"] = len(reading.pages)
         return document
 
     def redact(self, document: SourceDocument, plan: RecipientPlan) -> RedactionResult:
@@ -87,6 +94,7 @@ class PdfEngine:
                 limits=pdf_limits(limits),
                 pixels=reader,
                 images=plan.images,
+                manual=plan.boxes,
             )
         finally:
             reader.close()
@@ -111,11 +119,18 @@ def _review(report: dict[str, Any], limits: EngineLimits, images: str) -> None:
         )
     if ocr.get("unreadable_images") and images == "redact":
         reasons.append(f"{ocr['unreadable_images']} image(s) could not be read and were replaced")
-    rendered = [p["page"] for p in report["pages"] if p.get("status") == "rasterized"]
-    if rendered:
+    rendered = [p for p in report["pages"] if p.get("status") == "rasterized"]
+    forced = [p["page"] for p in rendered if set(p.get("reasons", ())) - {MANUAL_REASON}]
+    if forced:
         reasons.append(
-            f"page(s) {', '.join(map(str, rendered))} could not be redacted in place and were"
+            f"page(s) {', '.join(map(str, forced))} could not be redacted in place and were"
             " replaced by redacted images (no selectable text)"
+        )
+    boxed = [p["page"] for p in rendered if p.get("manual_boxes") and p["page"] not in forced]
+    if boxed:
+        warnings.append(
+            f"page(s) {', '.join(map(str, boxed))} with manual boxes were replaced by redacted"
+            " images (no selectable text)"
         )
     if images == "keep":
         warnings.append("images were shared as drawn (policy images: keep): not redacted, not verified")
@@ -125,6 +140,15 @@ def _review(report: dict[str, Any], limits: EngineLimits, images: str) -> None:
 
 
 def _withheld_reason(report: dict[str, Any], leaked: bool) -> str:
+    if report.get("withheld"):
+        return str(report["withheld"])
+    unpainted = [
+        leak["page"]
+        for leak in report.get("verification", {}).get("leaks", [])
+        if str(leak.get("kind", "")).endswith("manual_box")
+    ]
+    if unpainted:
+        return f"manual box on page {unpainted[0]} is not fully redacted in the output"
     if leaked:
         pages = sorted(
             {leak["page"] for leak in report.get("verification", {}).get("leaks", []) if leak.get("page")}

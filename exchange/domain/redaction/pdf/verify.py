@@ -27,6 +27,12 @@ Checks, each independent of the code that produced the output:
    backdrop, tiny, transparent); the page's text is searched for every
    value. pdfium's character boxes are also checked against every redaction
    box drawn (labels excepted).
+5. ``manual_box`` / ``text_under_manual_box`` / ``annotation_under_manual_box``:
+   every page with the applicant's manual boxes is rendered again by pdfium
+   as a viewer shows it (/Rotate and crop box applied, annotations drawn) and
+   each box's region, recomputed from its fractions on that render, must be
+   solid black; no character and no annotation pdfium finds on the page may
+   reach into the region (mapped by pdfium's own page-to-device transform).
 
 A leak names the page (when known), the kind and the index of the value in
 ``sensitive_values`` — never the value itself.
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import io
 import re
 import zlib
@@ -45,10 +52,13 @@ from typing import Any
 
 import pikepdf
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 
 from exchange.domain.detection.normalise import SPACED_RUN, fold, join_spaced_runs
+from exchange.domain.detection.review import ManualBox
 from exchange.domain.detection.terms import has_cjk
 from exchange.domain.errors import UnsupportedFile
+from exchange.domain.redaction.image.pixels import unpainted_boxes
 from exchange.domain.redaction.pdf.limits import PdfLimits, check_stream_size, run_length_decode
 from exchange.domain.redaction.pdf.textmodel import Box
 
@@ -457,3 +467,74 @@ def _chars_under_boxes(textpage: Any, boxes: list[tuple[Box, str | None]]) -> bo
         if not expected or got not in expected:
             return True
     return False
+
+
+#: resolution of the render that checks manual boxes; deliberately not the painter's
+MANUAL_CHECK_DPI = 100
+
+
+def scan_manual_boxes(data: bytes, boxes: Sequence[ManualBox], max_pixels: int) -> list[Leak]:
+    """Check 5 of the module docstring: every manual box is solid, with nothing under it."""
+    by_page: dict[int, list[ManualBox]] = {}
+    for box in boxes:
+        by_page.setdefault(box.page, []).append(box)
+    leaks: list[Leak] = []
+    doc = pdfium.PdfDocument(data)
+    try:
+        for number, mine in sorted(by_page.items()):
+            if number > len(doc):
+                leaks.append(Leak(number, "manual_box", -1))
+                continue
+            page = doc[number - 1]
+            try:
+                leaks += _manual_page(page, number, mine, max_pixels)
+            finally:
+                page.close()
+    finally:
+        doc.close()
+    return leaks
+
+
+def _manual_page(page: Any, number: int, boxes: list[ManualBox], max_pixels: int) -> list[Leak]:
+    width, height = page.get_size()
+    scale = MANUAL_CHECK_DPI / 72.0
+    if width * height * scale * scale > max_pixels:
+        scale = (max_pixels / max(width * height, 1.0)) ** 0.5
+    image = page.render(scale=scale).to_pil()
+    size = image.size
+    leaks = [Leak(number, "manual_box", -1) for _ in unpainted_boxes(image, boxes)]
+    regions = [box.pixels(*size) for box in boxes]
+
+    def reaches(left: float, bottom: float, right: float, top: float) -> bool:
+        corners = [_to_device(page, size, x, y) for x, y in ((left, bottom), (right, top))]
+        xs, ys = sorted(c[0] for c in corners), sorted(c[1] for c in corners)
+        return any(xs[0] < r[2] and xs[1] > r[0] and ys[0] < r[3] and ys[1] > r[1] for r in regions)
+
+    textpage = page.get_textpage()
+    try:
+        for index in range(textpage.count_chars()):
+            if reaches(*textpage.get_charbox(index)):
+                leaks.append(Leak(number, "text_under_manual_box", -1))
+                break
+    finally:
+        textpage.close()
+    rect = pdfium_c.FS_RECTF()
+    for index in range(pdfium_c.FPDFPage_GetAnnotCount(page.raw)):
+        annot = pdfium_c.FPDFPage_GetAnnot(page.raw, index)
+        try:
+            # An annotation whose rectangle cannot be read counts as reaching the box.
+            if not pdfium_c.FPDFAnnot_GetRect(annot, rect) or reaches(
+                rect.left, rect.bottom, rect.right, rect.top
+            ):
+                leaks.append(Leak(number, "annotation_under_manual_box", -1))
+                break
+        finally:
+            pdfium_c.FPDFPage_CloseAnnot(annot)
+    return leaks
+
+
+def _to_device(page: Any, size: tuple[int, int], x: float, y: float) -> tuple[int, int]:
+    """Page space -> pixels of a render of ``size`` as displayed, by pdfium's own transform."""
+    dx, dy = ctypes.c_int(), ctypes.c_int()
+    pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, size[0], size[1], 0, x, y, dx, dy)
+    return dx.value, dy.value
