@@ -100,6 +100,15 @@ class Settings:
     session_lifetime_hours: float = 8
     #: how long an invitation link can be used (once)
     invitation_hours: float = 72
+    # -- page previews (issue 10) --
+    #: pages rendered per file and view for the review page
+    preview_max_pages: int = 50
+    #: pixels of a rendered page's long side
+    preview_long_side: int = 1200
+    #: wall clock for rendering one file's views (LibreOffice and OCR included)
+    preview_seconds: float = 300
+    #: how long a browser may keep a page image (private cache only)
+    preview_cache_seconds: int = 300
 
     @property
     def blob_root(self) -> Path:
@@ -145,6 +154,11 @@ class Settings:
             idle_timeout_minutes=_number(merged, "EXCHANGE_IDLE_TIMEOUT_MINUTES", 30),
             session_lifetime_hours=_number(merged, "EXCHANGE_SESSION_LIFETIME_HOURS", 8),
             invitation_hours=_number(merged, "EXCHANGE_INVITATION_HOURS", 72),
+            # -- page previews (issue 10) --
+            preview_max_pages=int(_number(merged, "EXCHANGE_PREVIEW_MAX_PAGES", 50)),
+            preview_long_side=int(_number(merged, "EXCHANGE_PREVIEW_LONG_SIDE", 1200)),
+            preview_seconds=_number(merged, "EXCHANGE_PREVIEW_SECONDS", 300),
+            preview_cache_seconds=int(_number(merged, "EXCHANGE_PREVIEW_CACHE_SECONDS", 300)),
         )
 
 
