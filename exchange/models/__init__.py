@@ -21,6 +21,7 @@ from exchange.models.tables import (
     User,
     new_id,
 )
+from exchange.models.uploads import UploadSession
 
 __all__ = [
     "ApiToken",
@@ -42,6 +43,7 @@ __all__ = [
     "RedactedFile",
     "ReviewDecision",
     "TotpCredential",
+    "UploadSession",
     "User",
     "UserSession",
     "new_id",

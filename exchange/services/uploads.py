@@ -195,6 +195,11 @@ def _readback(ctx: ServiceContext, key: str) -> Callable[[list[tuple[int, int]]]
     return fetch
 
 
+def authorise(ctx: ServiceContext, case_id: str) -> Any:
+    """The case, if the actor may add a file to it now (checked before any byte is read)."""
+    return _authorise(ctx, case_id)
+
+
 def _authorise(ctx: ServiceContext, case_id: str) -> Any:
     actor = ctx.actor
     if actor is None:

@@ -69,6 +69,12 @@ TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
     "PUT api_v1.put_policy": OWNER,
     "GET api_v1.get_policy": OWNER,
     "POST api_v1.import_customers": OWNER,
+    # resumable uploads: starting one is the case owner's; an upload id is only its creator's
+    # (the matrix's id belongs to nobody, so everyone is denied)
+    "POST api_resumable.create_upload": OWNER,
+    "GET api_resumable.upload_status": NOBODY,
+    "PATCH api_resumable.append_upload": NOBODY,
+    "DELETE api_resumable.delete_upload": NOBODY,
     # sign-in's second step answers only a pending sign-in; the language switch and an
     # invitation (single-use token in the query) answer everyone alike
     "GET auth.second_factor": PUBLIC,
@@ -142,6 +148,8 @@ def _targets(rule_args: set[str], sealed: SealedCase) -> dict[str, dict[str, str
         values["file_id"] = sealed.file_id
     if "token_id" in rule_args:
         values["token_id"] = "987654"  # nobody's token
+    if "upload_id" in rule_args:
+        values["upload_id"] = "00000000-0000-4000-8000-000000000000"  # nobody's upload
     if "filename" in rule_args:
         values["filename"] = "style.css"
     name = "file" if "file_id" in rule_args else "case" if "case_id" in rule_args else "none"

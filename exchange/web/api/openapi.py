@@ -363,10 +363,11 @@ def openapi_document() -> dict[str, Any]:
 
 def feature_paths() -> dict[str, Any]:
     """Paths documented by the feature API modules next to their routes."""
-    from exchange.web.api import bureau, previews, review  # noqa: PLC0415  (they import this module's helpers)
+    # Imported here: they import this module's helpers.
+    from exchange.web.api import bureau, previews, resumable, review  # noqa: PLC0415
 
     paths: dict[str, Any] = {}
-    for module in (review, previews, bureau):
+    for module in (review, previews, bureau, resumable):
         for path, operations in module.openapi_paths().items():
             paths.setdefault(path, {}).update(operations)
     return paths
