@@ -26,6 +26,7 @@ from exchange.domain.filetypes import display_name
 from exchange.models import Bundle, Case, CaseFile, FindingRow, Organisation, PolicyVersion
 from exchange.services import audit, outbox
 from exchange.services.context import Actor, ServiceContext
+from exchange.services.runs import finalise_if_done
 
 PROCESS_TASK = "exchange.process_case"
 PROCESS_FILE_TASK = "exchange.process_file"
@@ -177,20 +178,30 @@ def delete_file(ctx: ServiceContext, case_id: str, file_id: str) -> None:
 
 
 def submit(ctx: ServiceContext, case_id: str) -> Case:
-    """Start a run: every file is queued as its own job, in the same commit.
+    """Start a run: every file that changed is queued as its own job, in the same commit.
+
+    A file whose outputs were made from its current content, the current
+    policy, its current review and this engine revision (its
+    ``processed_key``) keeps its outputs and findings and counts as done at
+    once; when no file changed, the case goes straight to review.
 
     Idempotent under concurrency: the status change is one conditional
     UPDATE on the run number the caller saw, so of two simultaneous submits
     one starts the run and the other gets Conflict (409).
     """
+    # The review builds on this module, so it is imported where it is needed.
+    from exchange.services import review  # noqa: PLC0415
+
     _require_applicant(ctx)
     case = get_case(ctx, case_id)
     _require_editable(case)
     files = list(case.files)
     if not files:
         raise InvalidInput("upload at least one file before submitting")
-    if current_policy(ctx, case) is None:
+    policy = current_policy(ctx, case)
+    if policy is None:
         raise InvalidInput("set a redaction policy before submitting")
+    redo = [f.id for f in review.files_to_process(ctx, files, policy)]
     seen, run = case.run, case.run + 1
     # Files run in parallel; they must share one salt from the start, or their labels could not merge.
     label_state = case.label_state or Labeller().state()
@@ -199,7 +210,7 @@ def submit(ctx: ServiceContext, case_id: str) -> Case:
         .where(Case.id == case.id, Case.run == seen, Case.status.in_(EDITABLE))
         .values(
             status="processing",
-            progress=0,
+            progress=int(100 * (len(files) - len(redo)) / len(files)),
             error=None,
             run=run,
             label_state=label_state,
@@ -212,7 +223,7 @@ def submit(ctx: ServiceContext, case_id: str) -> Case:
         raise Conflict("the case was submitted or changed meanwhile; reload it")
     ctx.session.execute(
         update(CaseFile)
-        .where(CaseFile.case_id == case.id)
+        .where(CaseFile.case_id == case.id, CaseFile.id.in_(redo))
         .values(
             status="queued",
             run=run,
@@ -225,10 +236,13 @@ def submit(ctx: ServiceContext, case_id: str) -> Case:
         .execution_options(synchronize_session=False)
     )
     ctx.session.refresh(case)
-    audit.record(
-        ctx, "case.submitted", "ok", "case", case.id, chain=case.id, detail={"run": run, "files": len(files)}
-    )
-    outbox.add(ctx, [(PROCESS_FILE_TASK, (case.id, row.id, run)) for row in files])
+    detail = {"run": run, "files": len(files), "reprocessed": len(redo)}
+    audit.record(ctx, "case.submitted", "ok", "case", case.id, chain=case.id, detail=detail)
+    if redo:
+        outbox.add(ctx, [(PROCESS_FILE_TASK, (case.id, file_id, run)) for file_id in redo])
+    else:
+        # Nothing changed: the conditional UPDATE above holds the case's row, so the join runs here.
+        finalise_if_done(ctx, case)
     return case
 
 
@@ -351,13 +365,26 @@ def list_findings(
     rows = list(ctx.session.scalars(query))
     more = len(rows) > size
     rows = rows[:size]
+    # The review builds on this module, so it is imported where it is needed.
+    from exchange.services import review  # noqa: PLC0415
+
     return {
-        "findings": [finding_view(r) for r in rows],
+        "findings": review.finding_views(ctx, case, rows),
         "next_cursor": _cursor_for(rows[-1].id) if more else None,
     }
 
 
-def finding_view(row: FindingRow) -> dict[str, Any]:
+def finding_view(
+    row: FindingRow, *, reviewed: dict[str, str] | None = None, pending: bool = False
+) -> dict[str, Any]:
+    """A finding as the applicant sees it.
+
+    ``decisions`` are the last run's, overridden by the applicant's review
+    (``reviewed``: recipient -> "keep"/"redact"); ``pending`` is true while
+    the file's outputs do not reflect the review and policy yet, i.e. the
+    shown decisions take effect on the next submit.
+    """
+    decisions = {**(row.decisions or {}), **(reviewed or {})}
     return {
         "id": row.id,
         "file_id": row.file_id,
@@ -370,6 +397,8 @@ def finding_view(row: FindingRow) -> dict[str, Any]:
         "source": row.source,
         "explanation": row.explanation,
         "suggestion": row.suggestion,
-        "decisions": row.decisions or {},
+        "decisions": decisions,
         "reasons": row.reasons or {},
+        "reviewed": dict(reviewed or {}),
+        "pending": pending,
     }

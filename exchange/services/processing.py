@@ -22,6 +22,10 @@ Invariants:
 - Fail closed: an output is stored only when verification found none of the
   recipient's sensitive values in it. A file that cannot be read, or whose
   output leaks, fails the case with a per-file reason, and nothing is shared.
+- A file is redacted with the applicant's review as it stood when its job
+  began (the review cannot change while the case is processing), and its
+  ``processed_key`` names what its outputs were made from, so the next
+  submit redoes only files whose content, policy, review or engine changed.
 - Plaintext exists only in the job's private workspace. Blobs are announced
   in ``pending_blobs`` before they are written, so a job that dies before
   adopting them leaves nothing the reconciler cannot find.
@@ -39,7 +43,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 
 from exchange.domain.detection import Detector, Labeller, Policy, load_policy
 from exchange.domain.detection.planner import RecipientPlanner
@@ -50,7 +54,15 @@ from exchange.models import Case, CaseFile, FindingRow, PendingBlob, RedactedFil
 from exchange.services import audit, outbox
 from exchange.services.cases import PROCESS_FILE_TASK, RECIPIENTS, current_policy
 from exchange.services.context import ServiceContext
-from exchange.services.runs import Heartbeat, lease_end, lock_case, merge_label_state, new_token
+from exchange.services.review import file_review, processed_key
+from exchange.services.runs import (
+    Heartbeat,
+    finalise_if_done,
+    lease_end,
+    lock_case,
+    merge_label_state,
+    new_token,
+)
 from exchange.services.workspace import private_workspace
 
 log = logging.getLogger(__name__)
@@ -122,9 +134,11 @@ def process_file(ctx: ServiceContext, case_id: str, file_id: str, run: int) -> s
             if case is None or policy_row is None:
                 return _settle(ctx, job, None, "the case has no policy")
             base = dict(case.label_state) if case.label_state else None
+            review = file_review(ctx, file_id)
+            key = processed_key(row.sha256, policy_row.content_hash, review.fingerprint())
             ctx.session.commit()  # no transaction stays open while the engine runs
             policy, detector = _detector(policy_row.source_text)
-            planner = RecipientPlanner(detector, policy, Labeller(base))
+            planner = RecipientPlanner(detector, policy, Labeller(base), review=review)
             try:
                 outcome = _redact(ctx, row, planner)
             except DomainError as exc:
@@ -138,6 +152,8 @@ def process_file(ctx: ServiceContext, case_id: str, file_id: str, run: int) -> s
                 stored = _store_blobs(ctx, row, planner, outcome)
             except StorageUnavailable as exc:
                 return _settle(ctx, job, None, f"the redacted copies could not be stored: {exc.message}")
+            stored.processed_key = key if stored.status == "processed" else None
+            stored.page_count = _page_count(outcome.facts)
             result = _settle(ctx, job, stored, None, base=base, labels=planner.labeller.state())
             if result != "relabel":
                 return result
@@ -200,6 +216,9 @@ class _Stored:
     findings: list[dict[str, Any]]
     status: str
     error: str | None
+    #: what the outputs were made from (see ``review.processed_key``); None unless processed
+    processed_key: str | None = None
+    page_count: int | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -246,6 +265,11 @@ def _store_blobs(
         stored.error = "; ".join(f"{reason} (for the {', '.join(who)})" for reason, who in reasons.items())
         stored.error += "; nothing will be shared"
     return stored
+
+
+def _page_count(facts: dict[str, Any]) -> int | None:
+    count = facts.get("page_count")
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
 
 
 def _discard(ctx: ServiceContext, stored: _Stored | None) -> None:
@@ -304,16 +328,19 @@ def _settle(
     ctx.session.flush()
     counts: dict[str, int] = {}
     if stored is None:
-        row.status, row.error = "failed", error
+        row.status, row.error, row.processed_key = "failed", error, None
     else:
         ctx.session.add_all(stored.outputs)
         counts = _insert_findings(ctx, file_id, stored.findings)
         row.status, row.error = stored.status, stored.error
+        row.processed_key = stored.processed_key
+        if stored.page_count is not None:
+            row.page_count = stored.page_count
         if stored.keys:
             ctx.session.execute(delete(PendingBlob).where(PendingBlob.key.in_(stored.keys)))
     row.finding_counts = counts
     row.lease_owner, row.lease_until = None, None
-    _finalise_if_done(ctx, case)
+    finalise_if_done(ctx, case)
     ctx.commit()
     # Only once the replacement is committed: a crash before then keeps the old rows valid.
     for key in old_keys:
@@ -353,47 +380,13 @@ def _insert_findings(ctx: ServiceContext, file_id: str, findings: list[dict[str,
     return counts
 
 
-def _finalise_if_done(ctx: ServiceContext, case: Case) -> str | None:
-    """Called under the case's lock: end the run when none of its files is still queued or running."""
-    if case.status != "processing":
-        return None
-    rows = ctx.session.execute(
-        select(CaseFile.status, func.count()).where(CaseFile.case_id == case.id).group_by(CaseFile.status)
-    ).all()
-    by_status: dict[str, int] = {str(status): int(n) for status, n in rows}
-    total = sum(by_status.values())
-    pending = by_status.get("queued", 0) + by_status.get("running", 0) + by_status.get("uploaded", 0)
-    case.progress = int(100 * (total - pending) / total) if total else 100
-    if pending:
-        return None
-    failed = list(
-        ctx.session.execute(
-            select(CaseFile.name, CaseFile.error)
-            .where(CaseFile.case_id == case.id, CaseFile.status == "failed")
-            .order_by(CaseFile.created_at)
-        ).all()
-    )
-    if failed:
-        problems = [f"{name}: {error}" for name, error in failed]
-        reason = "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
-        case.status, case.error = "failed", reason
-        detail = {"reason": reason}
-        audit.record(ctx, "case.processed", "failed", "case", case.id, chain=case.id, detail=detail)
-        return "failed"
-    case.status, case.error = "review", None
-    audit.record(
-        ctx, "case.processed", "ok", "case", case.id, chain=case.id, detail={"run": case.run, "files": total}
-    )
-    return "review"
-
-
 def finalise_case(ctx: ServiceContext, case_id: str, run: int) -> str:
     """The reconciler's join: finalise a run whose files are all done (idempotent)."""
     case = lock_case(ctx.session, case_id)
     if case is None or case.run != run or case.status != "processing":
         ctx.session.rollback()
         return "skipped"
-    outcome = _finalise_if_done(ctx, case)
+    outcome = finalise_if_done(ctx, case)
     ctx.commit()
     return outcome or "pending"
 
@@ -438,7 +431,7 @@ def mark_file_failed(ctx: ServiceContext, case_id: str, file_id: str, run: int, 
         ctx.session.rollback()
         return "skipped"
     row.status, row.error, row.lease_owner, row.lease_until = "failed", reason, None, None
-    _finalise_if_done(ctx, case)
+    finalise_if_done(ctx, case)
     ctx.commit()
     return "failed"
 

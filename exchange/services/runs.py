@@ -14,6 +14,9 @@ Invariants:
 - Label state is merged, never overwritten: a file's new labels are added to
   what other files committed meanwhile; a label number taken by another
   value meanwhile makes the file run again from the merged state.
+- A run ends (:func:`finalise_if_done`, under the case's lock) when none of
+  the case's files is queued or running, whichever file's job, submit or
+  reconciler gets there: files the run did not need to redo count as done.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from exchange.models import Case, CaseFile
-from exchange.services.context import SystemClock
+from exchange.services import audit
+from exchange.services.context import ServiceContext, SystemClock
 
 log = logging.getLogger(__name__)
 
@@ -136,3 +140,41 @@ class Heartbeat:
                     return
             except Exception:
                 log.warning("could not renew the lease of %s", self.row_id, exc_info=True)
+
+
+def finalise_if_done(ctx: ServiceContext, case: Case) -> str | None:
+    """Called under the case's lock: end the run when none of its files is still queued or running.
+
+    Files a run did not queue (unchanged since they were processed) count as
+    done, so a run that changed nothing ends at once.
+    """
+    if case.status != "processing":
+        return None
+    rows = ctx.session.execute(
+        select(CaseFile.status, func.count()).where(CaseFile.case_id == case.id).group_by(CaseFile.status)
+    ).all()
+    by_status: dict[str, int] = {str(status): int(n) for status, n in rows}
+    total = sum(by_status.values())
+    pending = by_status.get("queued", 0) + by_status.get("running", 0) + by_status.get("uploaded", 0)
+    case.progress = int(100 * (total - pending) / total) if total else 100
+    if pending:
+        return None
+    failed = list(
+        ctx.session.execute(
+            select(CaseFile.name, CaseFile.error)
+            .where(CaseFile.case_id == case.id, CaseFile.status == "failed")
+            .order_by(CaseFile.created_at)
+        ).all()
+    )
+    if failed:
+        problems = [f"{name}: {error}" for name, error in failed]
+        reason = "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+        case.status, case.error = "failed", reason
+        detail = {"reason": reason}
+        audit.record(ctx, "case.processed", "failed", "case", case.id, chain=case.id, detail=detail)
+        return "failed"
+    case.status, case.error = "review", None
+    audit.record(
+        ctx, "case.processed", "ok", "case", case.id, chain=case.id, detail={"run": case.run, "files": total}
+    )
+    return "review"
