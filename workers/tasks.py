@@ -21,7 +21,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
 from exchange.adapters.job_metrics import record_job_quietly
-from exchange.services import processing, sharing
+from exchange.services import previews, processing, sharing
 from exchange.services.context import ServiceContext
 from exchange.wiring import worker_wiring
 
@@ -103,4 +103,15 @@ def seal_case(case_id: str, run: int) -> str:
         lambda ctx, reason: processing.mark_failed(ctx, case_id, run, reason),
         f"sealing case {case_id} run {run}",
         "seal_case",
+    )
+
+
+@shared_task(name="exchange.render_pages", acks_late=True, **RETRY)
+def render_pages(case_id: str, file_id: str, run: int) -> str:
+    """Page images of a processed file for the review page (skipped once current or outdated)."""
+    return _guarded(
+        lambda ctx: previews.render_pages(ctx, case_id, file_id, run),
+        lambda ctx, reason: previews.mark_failed(ctx, case_id, file_id, run, reason),
+        f"pages of file {file_id} of case {case_id} run {run}",
+        "render_pages",
     )
