@@ -29,12 +29,14 @@ from datetime import timedelta
 from sqlalchemy import and_, delete, or_, select, update
 
 from exchange.models import Case, CaseFile, PendingBlob
-from exchange.services import outbox, processing
+from exchange.services import outbox, processing, resumable
 from exchange.services.cases import PROCESS_FILE_TASK, SEAL_TASK
 from exchange.services.context import ServiceContext
 from exchange.services.workspace import reap_stale_workspaces
 
 log = logging.getLogger(__name__)
+
+UPLOAD_PART_GRACE = timedelta(hours=1)
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Pass:
     finalised: list[str] = field(default_factory=list)
     orphans_deleted: int = 0
     workspaces_removed: int = 0
+    uploads_expired: int = 0
 
 
 def reconcile(ctx: ServiceContext) -> Pass:
@@ -54,6 +57,7 @@ def reconcile(ctx: ServiceContext) -> Pass:
     done.finalised = _finalise_finished_runs(ctx)
     done.orphans_deleted = _delete_orphans(ctx)
     done.workspaces_removed = reap_stale_workspaces()
+    done.uploads_expired = resumable.expire(ctx)
     done.relayed = outbox.relay(ctx, older_than=2.0)
     return done
 
@@ -128,10 +132,13 @@ def _finalise_finished_runs(ctx: ServiceContext) -> list[str]:
 
 
 def _delete_orphans(ctx: ServiceContext) -> int:
-    cutoff = ctx.clock.now() - timedelta(seconds=2 * ctx.settings.job_lease_seconds)
-    keys = list(
-        ctx.session.scalars(select(PendingBlob.key).where(PendingBlob.created_at < cutoff).limit(500))
-    )
+    now = ctx.clock.now()
+    cutoff = now - timedelta(seconds=2 * ctx.settings.job_lease_seconds)
+    # A resumable upload's part is written while a slow client sends it: give it an hour.
+    part_cutoff = now - UPLOAD_PART_GRACE
+    is_part = PendingBlob.key.like("uploadpart/%")
+    old = or_(and_(~is_part, PendingBlob.created_at < cutoff), PendingBlob.created_at < part_cutoff)
+    keys = list(ctx.session.scalars(select(PendingBlob.key).where(old).limit(500)))
     ctx.session.commit()
     for key in keys:
         ctx.blobs.delete(key)

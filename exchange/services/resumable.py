@@ -240,7 +240,11 @@ def append(ctx: ServiceContext, upload_id: str, offset: int, chunks: Iterable[by
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         _drop_part(ctx, key)
         raise Conflict("another request continued this upload at the same offset; ask for the offset again")
-    ctx.session.execute(delete(PendingBlob).where(PendingBlob.key == key))
+    claimed = ctx.session.execute(delete(PendingBlob).where(PendingBlob.key == key))
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        # The reconciler took the part for abandoned (it took over an hour): resend it.
+        _drop_part(ctx, key)
+        raise Conflict("this part took too long to arrive; ask for the offset and send it again")
     ctx.commit()
     if offset + part.size < length:
         return Progress(session_id, offset + part.size, length)

@@ -66,8 +66,8 @@ def _always_tus(response: Response) -> Response:
 @login_required
 def create_upload(case_id: str) -> Any:
     ctx = service_context()
-    headers = request.headers
-    progress = resumable.start(ctx, case_id, headers.get("Upload-Length"), headers.get("Upload-Metadata"))
+    asked = request.headers
+    progress = resumable.start(ctx, case_id, asked.get("Upload-Length"), asked.get("Upload-Metadata"))
     _require_tus()  # after authorization, so that the answer tells a stranger nothing
     ctx.commit()
     headers = _tus_headers(progress)
