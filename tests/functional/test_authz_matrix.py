@@ -69,6 +69,10 @@ TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
     "PUT api_v1.put_policy": OWNER,
     "GET api_v1.get_policy": OWNER,
     "POST api_v1.import_customers": OWNER,
+    # page previews and the review page: the case's applicant only (originals never leave it)
+    "GET api_previews.page_png": OWNER,
+    "GET api_previews.pages": OWNER,
+    "GET review_pages.review": OWNER,
     # resumable uploads: starting one is the case owner's; an upload id is only its creator's
     # (the matrix's id belongs to nobody, so everyone is denied)
     "POST api_resumable.create_upload": OWNER,
@@ -152,6 +156,8 @@ def _targets(rule_args: set[str], sealed: SealedCase) -> dict[str, dict[str, str
         values["upload_id"] = "00000000-0000-4000-8000-000000000000"  # nobody's upload
     if "filename" in rule_args:
         values["filename"] = "style.css"
+    if "n" in rule_args:
+        values["n"] = "1"  # a page number
     name = "file" if "file_id" in rule_args else "case" if "case_id" in rule_args else "none"
     return {name: values}
 
