@@ -11,6 +11,7 @@ from flask import Flask
 from exchange.web import auth, errors, i18n, ops, pages, security_pages, uploads, validation
 from exchange.web import logging as web_logging
 from exchange.web.api import bureau, previews, resumable, review, v1
+from exchange.web.review_pages import bp as review_pages_bp
 from exchange.web.wiring import close_session, wiring
 
 
@@ -25,6 +26,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(v1.bp)
+    app.register_blueprint(review_pages_bp)
     for feature in (review, previews, bureau, resumable):
         app.register_blueprint(feature.bp)
     security_pages.register(app)
