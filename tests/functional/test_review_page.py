@@ -132,9 +132,11 @@ def test_review_page_reject_a_finding_and_draw_a_box(stack: Stack, axe_script: P
         page.mouse.up()
         expect(page.locator("#box-list li.box-item")).to_have_count(1)
         expect(page.locator("#original-frame .manual-box")).to_have_count(1)
-        boxes = app.test_client().get(
-            f"/api/v1/cases/{case_id}/files/{file_id}/boxes", headers=bearer(world.applicant)
-        ).get_json()["boxes"]
+        boxes = (
+            app.test_client()
+            .get(f"/api/v1/cases/{case_id}/files/{file_id}/boxes", headers=bearer(world.applicant))
+            .get_json()["boxes"]
+        )
         assert len(boxes) == 1 and boxes[0]["page"] == 1
         left, top, right, bottom = boxes[0]["box"]
         assert abs(left - 0.10) < 0.02 and abs(top - 0.50) < 0.02, boxes
@@ -159,7 +161,9 @@ def test_review_page_reject_a_finding_and_draw_a_box(stack: Stack, axe_script: P
 
         # Accessibility in both languages, with the work done above on the page.
         for lang, locale in (("en", "en-GB"), ("zh", "zh-CN")):
-            checked = chromium.new_context(viewport={"width": 1280, "height": 900}, locale=locale, bypass_csp=True)
+            checked = chromium.new_context(
+                viewport={"width": 1280, "height": 900}, locale=locale, bypass_csp=True
+            )
             page = checked.new_page()
             sign_in(page, base, world.applicant.email, PASSWORD)
             page.goto(base + url)
