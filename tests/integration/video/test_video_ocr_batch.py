@@ -111,10 +111,13 @@ def test_a_failed_batch_fails_the_reading(crawl: Path) -> None:
 
 
 def test_batches_are_bounded_and_spread_over_workers() -> None:
-    assert batch_size((640, 360), expected=600, workers=2) == BATCH_FRAMES
     assert batch_size((640, 360), expected=20, workers=2) == 10
     assert batch_size((640, 360), expected=3, workers=8) == 1
-    assert batch_size((3840, 2160), expected=600, workers=2) == BATCH_PIXELS // (3840 * 2160)
+    # Long clips: full batches, in rounds of equal ones (180 frames: 4 of 45, not 64 + 64 + 52).
+    assert batch_size((640, 360), expected=180, workers=2) == 45
+    assert batch_size((640, 360), expected=1201, workers=2) <= BATCH_FRAMES
+    assert batch_size((640, 360), expected=100_000, workers=2) == BATCH_FRAMES
+    assert batch_size((1920, 1080), expected=1201, workers=2) <= BATCH_PIXELS // (1920 * 1080)
     assert batch_size((12000, 10000), expected=600, workers=2) == 1
 
 
