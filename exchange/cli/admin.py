@@ -78,6 +78,19 @@ def users_disable(email: str) -> None:
         click.echo(f"disabled {user.email}")
 
 
+@users_group.command("reset-2fa")
+@click.option("--email", required=True)
+@domain_errors_exit
+def users_reset_2fa(email: str) -> None:
+    """Remove a user's two-factor enrolment and recovery codes (lost device); their sessions end."""
+    from exchange.services import accounts, totp
+
+    with cli_context() as ctx:
+        user = accounts.user_by_email(ctx, email)
+        totp.reset(ctx, user)
+        click.echo(f"two-factor sign-in reset for {user.email}; they enrol again at the next sign-in")
+
+
 @users_group.command("org-admin")
 @click.option("--email", required=True)
 @click.option("--off", is_flag=True, help="Take the right away.")

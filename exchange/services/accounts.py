@@ -136,6 +136,19 @@ def disable_user(ctx: ServiceContext, email: str, *, by: User | None = None) -> 
     return user
 
 
+def user_in_org(ctx: ServiceContext, email: str, admin: User) -> User:
+    """A user of ``admin``'s own organisation; anyone else is NotFound (not revealed)."""
+    if not admin.org_admin:
+        raise NotFound(f"no user with email {email}")
+    try:
+        user = user_by_email(ctx, email)
+    except NotFound:
+        raise NotFound(f"no user with email {email}") from None
+    if user.org_id != admin.org_id:
+        raise NotFound(f"no user with email {email}")
+    return user
+
+
 def set_org_admin(ctx: ServiceContext, email: str, value: bool) -> User:
     user = user_by_email(ctx, email)
     user.org_admin = value

@@ -16,6 +16,11 @@ Invariants and threat assumptions:
   a conditional UPDATE.
 - Guessing is bounded by the caller's throttle (``web.auth``), the same one
   that guards passwords.
+- A user who lost both the authenticator and the recovery codes is reset by
+  an administrator of their own organisation (or the operator's CLI): the
+  enrolment and codes are deleted and every session of the user ends, so a
+  stolen cookie does not survive the reset; where the organisation requires
+  two-factor sign-in the user must enrol again at the next sign-in.
 """
 
 from __future__ import annotations
@@ -33,9 +38,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, update
 
-from exchange.domain.errors import Conflict, InvalidInput
+from exchange.domain.errors import Conflict, InvalidInput, NotFound
 from exchange.models import RecoveryCode, TotpCredential, User
-from exchange.services import audit
+from exchange.services import audit, sessions
 from exchange.services.context import ServiceContext
 
 ISSUER = "secure-exchange"
@@ -182,3 +187,21 @@ def verify(ctx: ServiceContext, user: User, code: str) -> bool:
         ctx, "auth.second_factor", "ok" if ok else "denied", "user", str(user.id), detail={"method": method}
     )
     return ok
+
+
+def reset(ctx: ServiceContext, user: User, *, by: User | None = None) -> None:
+    """Remove ``user``'s second factor (lost device and codes); see the module docstring.
+
+    ``by`` is the organisation administrator acting on the page; None means the operator.
+    """
+    if by is not None:
+        if not by.org_admin or by.org_id != user.org_id:
+            raise NotFound(f"no user with email {user.email}")  # other organisations' users stay hidden
+        if by.id == user.id:
+            raise Conflict("ask another administrator to reset your own two-factor sign-in")
+    ctx.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    ctx.session.execute(delete(TotpCredential).where(TotpCredential.user_id == user.id))
+    sessions.end_all_for_user(ctx, user.id)
+    audit.record(
+        ctx, "user.totp_reset", "ok", "user", str(user.id), detail={"by": by.id if by else "operator"}
+    )

@@ -152,6 +152,22 @@ def disable_user() -> Any:
     return redirect(url_for("security.security_page"))
 
 
+@bp.post("/security/users/reset-two-factor")
+@login_required
+def reset_two_factor() -> Any:
+    ctx = service_context()
+    me = _me(ctx)
+    try:
+        user = accounts.user_in_org(ctx, request.form.get("email", "")[:320], me)
+        totp.reset(ctx, user, by=me)
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return _page(ctx, exc.status)
+    ctx.commit()
+    flash(_("Two-factor sign-in of %(email)s was reset; they were signed out.", email=user.email), "info")
+    return redirect(url_for("security.security_page"))
+
+
 @bp.post("/security/invitations")
 @login_required
 def create_invitation() -> Any:
