@@ -69,6 +69,12 @@ TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
     "PUT api_v1.put_policy": OWNER,
     "GET api_v1.get_policy": OWNER,
     "POST api_v1.import_customers": OWNER,
+    # the policy editor: the case's applicant only; its helpers (pattern test, a customer
+    # list's columns) touch no case, so every signed-in applicant may call them
+    "GET policy_pages.policy_page": OWNER,
+    "POST policy_pages.save_policy": OWNER,
+    "POST api_policy.pattern_test": APPLICANTS,
+    "POST api_policy.customer_columns": APPLICANTS,
     # page previews and the review page: the case's applicant only (originals never leave it)
     "GET api_previews.page_png": OWNER,
     "GET api_previews.pages": OWNER,
@@ -95,6 +101,7 @@ TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
     # organisation administrators only: no principal here is one
     "POST security.create_invitation": NOBODY,
     "POST security.disable_user": NOBODY,
+    "POST security.reset_two_factor": NOBODY,
     "POST security_api.api_invite": NOBODY,
     # a token that is not the caller's own (here: none of theirs) cannot be revoked
     "POST security.revoke_token": NOBODY,

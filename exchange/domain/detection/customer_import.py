@@ -7,9 +7,14 @@ Threats and guards:
   openpyxl parses anything, and rows are read in streaming mode and capped.
 * Formula injection: a value that a spreadsheet would execute when the list is
   exported again (leading ``=``, ``+``, ``-``, ``@``, tab or carriage return)
-  or an XLSX formula cell is refused with its row number, never imported.
-* Encoding: CSV must be UTF-8 (a BOM is accepted); anything else is refused
-  with a hint rather than guessed.
+  or an XLSX formula cell in the chosen column is refused with its row
+  number, never imported. Formulas in other columns (totals, lookups) are
+  not read as names and do not stop the import.
+* Encoding: CSV is decoded by the text engine's deterministic rule
+  (:func:`exchange.domain.redaction.text.detect_encoding`): a byte-order mark
+  (UTF-8/16/32), else strict UTF-8, else GB18030 when it reads as Chinese.
+  Its last resort, a Western single-byte code page, is refused with a hint:
+  a name decoded wrongly would silently never match.
 
 Column selection: ``column`` may be a header name (case-insensitive), a
 spreadsheet letter (``B``) or a 1-based number. Without it, a single-column
@@ -25,6 +30,7 @@ import io
 import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from exchange.domain.errors import InvalidInput, UnsupportedFile
 
@@ -46,27 +52,85 @@ _HEADER_WORDS = (
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+class _FormulaCell(str):
+    """An XLSX cell's formula text: refused only if it sits in the chosen column."""
+
+    __slots__ = ()
+
+
 def import_customers(data: bytes, filename: str, column: str | None = None) -> list[str]:
     """Customer names from ``column`` of a CSV/XLSX upload, deduplicated, in file order."""
+    return _extract(_rows(data, filename), filename, column)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a customer list, as offered to the person choosing it."""
+
+    #: what to pass as ``column``: the header, or the letter when the header is blank or repeated
+    key: str
+    header: str
+    letter: str
+    #: the first few values under the header (formulas left out)
+    sample: tuple[str, ...]
+
+
+def list_columns(data: bytes, filename: str) -> tuple[list[Column], str | None]:
+    """The file's columns and the key :func:`import_customers` would choose unasked (None: it would ask)."""
+    rows = [r for r in _rows(data, filename) if any(c.strip() for c in r)]
+    if not rows:
+        raise InvalidInput(f"{filename}: the file has no rows")
+    width = max(len(r) for r in rows)
+    header = [(rows[0][i].strip() if i < len(rows[0]) else "") for i in range(width)]
+    folded = [h.casefold() for h in header]
+    columns: list[Column] = []
+    for index, name in enumerate(header):
+        letter = _letter(index)
+        unique = bool(name) and folded.count(name.casefold()) == 1
+        sample = tuple(
+            row[index].strip()
+            for row in rows[1:6]
+            if index < len(row) and row[index].strip() and not isinstance(row[index], _FormulaCell)
+        )[:3]
+        columns.append(Column(name if unique else letter, name, letter, sample))
+    known = [i for i, h in enumerate(folded) if h in _HEADER_WORDS]
+    suggested = columns[known[0]].key if known else (columns[0].key if width == 1 else None)
+    return columns, suggested
+
+
+def _letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def _rows(data: bytes, filename: str) -> list[list[str]]:
     if len(data) > MAX_IMPORT_BYTES:
         raise InvalidInput(f"{filename}: the file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")
     lower = filename.lower()
     if lower.endswith(".xlsx") or data[:4] == b"PK\x03\x04":
-        rows = _xlsx_rows(data, filename)
-    elif lower.endswith((".csv", ".txt", ".tsv")):
-        rows = _csv_rows(data, filename)
-    else:
-        raise UnsupportedFile(f"{filename}: customer lists must be .csv or .xlsx")
-    return _extract(rows, filename, column)
+        return _xlsx_rows(data, filename)
+    if lower.endswith((".csv", ".txt", ".tsv")):
+        return _csv_rows(data, filename)
+    raise UnsupportedFile(f"{filename}: customer lists must be .csv or .xlsx")
 
 
 def _csv_rows(data: bytes, filename: str) -> list[list[str]]:
+    # Imported here: the redaction package imports detection modules, so a module-level import cycles.
+    from exchange.domain.redaction.text import detect_encoding  # noqa: PLC0415
+
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+        decoded = detect_encoding(data)
+    except UnsupportedFile as exc:
+        raise InvalidInput(f"{filename}: {exc.message}") from None
+    if not decoded.encoding.unicode:
         raise InvalidInput(
-            f"{filename}: not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8' and upload again"
-        ) from None
+            f"{filename}: not UTF-8, UTF-16 or GB18030 text; save it as 'CSV UTF-8' and upload again"
+        )
+    text = decoded.text
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
     except csv.Error:
@@ -100,14 +164,13 @@ def _xlsx_rows(data: bytes, filename: str) -> list[list[str]]:
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
             try:
                 sheet = book.worksheets[0]
-                for number, row in enumerate(sheet.iter_rows(), start=1):
+                for row in sheet.iter_rows():
                     cells: list[str] = []
                     for cell in row:
-                        if getattr(cell, "data_type", None) == "f":
-                            raise InvalidInput(
-                                f"{filename}: row {number}: a cell holds a formula; paste values only"
-                            )
                         value = cell.value
+                        if getattr(cell, "data_type", None) == "f":
+                            cells.append(_FormulaCell(str(value)))
+                            continue
                         cells.append("" if value is None else str(value))
                     rows.append(cells)
                     if len(rows) > MAX_ROWS:
@@ -168,6 +231,8 @@ def _extract(rows: list[list[str]], filename: str, column: str | None) -> list[s
         if not value:
             continue
         raw = row[index]
+        if isinstance(raw, _FormulaCell):
+            raise InvalidInput(f"{filename}: row {number}: a cell holds a formula; paste values only")
         if raw.startswith(_FORMULA_PREFIXES) or value.startswith(_FORMULA_PREFIXES):
             raise InvalidInput(
                 f"{filename}: row {number}: '{value[:40]}' starts with a formula character; "

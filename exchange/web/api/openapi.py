@@ -364,10 +364,10 @@ def openapi_document() -> dict[str, Any]:
 def feature_paths() -> dict[str, Any]:
     """Paths documented by the feature API modules next to their routes."""
     # Imported here: they import this module's helpers.
-    from exchange.web.api import bureau, previews, resumable, review  # noqa: PLC0415
+    from exchange.web.api import bureau, policy, previews, resumable, review  # noqa: PLC0415
 
     paths: dict[str, Any] = {}
-    for module in (review, previews, bureau, resumable):
+    for module in (review, previews, bureau, resumable, policy):
         for path, operations in module.openapi_paths().items():
             paths.setdefault(path, {}).update(operations)
     return paths
