@@ -39,13 +39,16 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal
 
 from lxml import etree
 
+from exchange.domain.detection.normalise import fold
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.base import (
     EngineLimits,
@@ -307,11 +310,208 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return data
 
 
+# -- parts kept out of memory ------------------------------------------------------
+
+#: a part larger than this stays compressed in its ZIP until it is read, and is read streamed
+LAZY_PART_BYTES = 2**20
+_CHUNK = 2**16
+_CHANGED = "the Office file changed while it was processed"
+
+
+class SourceZip:
+    """The checked ZIP that large parts are read from again, each time re-checked.
+
+    A path is reopened per read (no descriptor outlives a read) and must still
+    be the same file; every member must still have the size, CRC and offset
+    it had when the directory was checked, and its CRC is verified as it is read.
+    """
+
+    def __init__(self, path: Path | None = None, data: bytes | None = None) -> None:
+        self._path, self._data = path, data
+        self._identity: tuple[int, int, int, int] | None = None
+        self._archive: zipfile.ZipFile | None = None
+        if path is not None:
+            found = path.stat()
+            self._identity = (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+
+    @contextmanager
+    def member(self, info: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
+        if self._data is not None:
+            # In-memory ZIPs (our own output) keep one directory: re-reading it per part is quadratic.
+            if self._archive is None:
+                self._archive = zipfile.ZipFile(io.BytesIO(self._data))
+            with self._open(self._archive, info) as member:
+                yield member
+            return
+        assert self._path is not None  # noqa: S101  (one of the two is set)
+        with self._path.open("rb") as handle:
+            found = os.fstat(handle.fileno())
+            if (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns) != self._identity:
+                raise UnsupportedFile(_CHANGED)
+            with zipfile.ZipFile(handle) as archive, self._open(archive, info) as member:
+                yield member
+
+    @staticmethod
+    @contextmanager
+    def _open(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
+        try:
+            now = archive.getinfo(info.filename)
+        except KeyError:
+            raise UnsupportedFile(_CHANGED) from None
+        if (now.CRC, now.file_size, now.compress_size, now.header_offset) != (
+            info.CRC,
+            info.file_size,
+            info.compress_size,
+            info.header_offset,
+        ):
+            raise UnsupportedFile(_CHANGED)
+        # ZipExtFile stops at the declared size and checks the CRC at its end.
+        with archive.open(now) as member:
+            yield member
+
+
+class StoredPart:
+    """A part still compressed in the source ZIP."""
+
+    __slots__ = ("info", "source")
+
+    def __init__(self, source: SourceZip, info: zipfile.ZipInfo) -> None:
+        self.source, self.info = source, info
+
+    @property
+    def size(self) -> int:
+        return self.info.file_size
+
+    def chunks(self) -> Iterator[bytes]:
+        total = 0
+        try:
+            with self.source.member(self.info) as member:
+                while chunk := member.read(_CHUNK):
+                    total += len(chunk)
+                    yield chunk
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError):
+            raise UnsupportedFile(_DAMAGED) from None
+        if total != self.info.file_size:
+            raise UnsupportedFile(_DAMAGED)
+
+
+class DeflatedBuffer:
+    """Bytes written once, kept deflated in memory; a rewritten worksheet shrinks about tenfold."""
+
+    __slots__ = ("_compressor", "_pieces", "size")
+
+    def __init__(self) -> None:
+        # Level 1: this is a spool, compressed again properly when the package is saved.
+        self._compressor: Any = zlib.compressobj(1, zlib.DEFLATED, -15)
+        self._pieces: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        out = self._compressor.compress(data)
+        if out:
+            self._pieces.append(out)
+
+    def close(self) -> None:
+        if self._compressor is not None:
+            self._pieces.append(self._compressor.flush())
+            self._compressor = None
+
+    def chunks(self) -> Iterator[bytes]:
+        self.close()
+        inflater = zlib.decompressobj(-15)
+        for piece in self._pieces:
+            pending = piece
+            while pending:
+                out = inflater.decompress(pending, _CHUNK)
+                pending = inflater.unconsumed_tail
+                if out:
+                    yield out
+        if tail := inflater.flush():
+            yield tail
+
+
+class StreamedPart:
+    """A rewritten part made of pieces (a worksheet's head, its spooled rows, its tail)."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, pieces: Sequence[bytes | DeflatedBuffer]) -> None:
+        self.pieces = tuple(pieces)
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) if isinstance(p, bytes) else p.size for p in self.pieces)
+
+    def chunks(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            if isinstance(piece, bytes):
+                yield piece
+            else:
+                yield from piece.chunks()
+
+
+PartData = bytes | StoredPart | StreamedPart
+
+
+class PartReader(io.RawIOBase):
+    """A part as a binary stream for lxml's incremental parsers.
+
+    It refuses what :func:`parse_xml` refuses, across chunk boundaries too (a
+    DTD or entity declaration anywhere), and turns a ZIP that fails its
+    checks while streaming into :class:`UnsupportedFile`.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], what: str) -> None:
+        super().__init__()
+        self._chunks, self._what = chunks, what
+        self._pending = b""
+        self._carry = b""
+        self._seen = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._guard(chunk)
+            self._pending = chunk
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def _guard(self, chunk: bytes) -> None:
+        window = self._carry + chunk
+        head = window if self._seen < 4096 else b""
+        if any(m in window for m in _DOCTYPE[:2]) or any(m in head for m in _DOCTYPE):
+            raise UnsupportedFile(
+                f"the Office file declares a DTD in {self._what}; such files are not accepted"
+            )
+        self._seen += len(chunk)
+        self._carry = window[-32:]
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+        super().close()
+
+
 @dataclass(slots=True)
 class OfficePackage:
-    """The parts of one OOXML package, in memory; see the module docstring."""
+    """The parts of one OOXML package (see the module docstring).
 
-    parts: dict[str, bytes]
+    Parts up to :data:`LAZY_PART_BYTES` are held as bytes; larger ones stay
+    compressed in the source ZIP (:class:`StoredPart`) and are streamed when
+    read, and engines may put back a rewritten large part as a
+    :class:`StreamedPart`, so memory does not grow with the biggest sheet.
+    """
+
+    parts: dict[str, PartData]
     kind: Kind
     main_part: str
     #: part -> relationship ids removed from it whose references must leave its XML
@@ -334,16 +534,23 @@ class OfficePackage:
                         f"the Office file is larger than {limits.max_input_bytes // 2**20} MiB"
                     )
                 handle.seek(0)
-                return cls.open_stream(handle, head, office)
+                return cls.open_stream(handle, head, office, SourceZip(path=path))
         except OSError:
             raise UnsupportedFile("the file cannot be read") from None
 
     @classmethod
     def open_bytes(cls, data: bytes, office: OfficeLimits | None = None) -> OfficePackage:
-        return cls.open_stream(io.BytesIO(data), data[:8], office)
+        return cls.open_stream(io.BytesIO(data), data[:8], office, SourceZip(data=data))
 
     @classmethod
-    def open_stream(cls, handle: BinaryIO, head: bytes, office: OfficeLimits | None = None) -> OfficePackage:
+    def open_stream(
+        cls,
+        handle: BinaryIO,
+        head: bytes,
+        office: OfficeLimits | None = None,
+        source: SourceZip | None = None,
+    ) -> OfficePackage:
+        """Check and open a package; with ``source`` (the same ZIP again), large parts stay in it."""
         office = office or OfficeLimits()
         if is_cfb(head):
             raise UnsupportedFile(ENCRYPTED_REASON)
@@ -353,11 +560,14 @@ class OfficePackage:
             with zipfile.ZipFile(handle) as archive:
                 infos = archive.infolist()
                 _check_directory(infos, office)
-                parts: dict[str, bytes] = {}
+                parts: dict[str, PartData] = {}
                 for info in infos:
                     if info.is_dir():
                         continue
-                    parts[info.filename] = _read_member(archive, info)
+                    if source is not None and info.file_size > LAZY_PART_BYTES:
+                        parts[info.filename] = StoredPart(source, info)
+                    else:
+                        parts[info.filename] = _read_member(archive, info)
         except UnsupportedFile:
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError):
@@ -367,7 +577,7 @@ class OfficePackage:
         return cls._from_parts(parts)
 
     @classmethod
-    def _from_parts(cls, parts: dict[str, bytes]) -> OfficePackage:
+    def _from_parts(cls, parts: dict[str, PartData]) -> OfficePackage:
         if "[Content_Types].xml" not in parts or "_rels/.rels" not in parts:
             raise UnsupportedFile(_DAMAGED)
         package = cls(parts, "docx", "")
@@ -395,10 +605,47 @@ class OfficePackage:
         return name in self.parts
 
     def read_bytes(self, name: str) -> bytes:
-        return self.parts[name]
+        part = self.parts[name]
+        return part if isinstance(part, bytes) else b"".join(part.chunks())
 
     def read_xml(self, name: str) -> etree._Element:
-        return parse_xml(self.parts[name], name)
+        return parse_xml(self.read_bytes(name), name)
+
+    def is_streamed(self, name: str) -> bool:
+        """Whether the part is large and kept out of memory (read it with :meth:`reader`)."""
+        return not isinstance(self.parts[name], bytes)
+
+    def part_size(self, name: str) -> int:
+        part = self.parts[name]
+        return len(part) if isinstance(part, bytes) else part.size
+
+    def chunks(self, name: str) -> Iterator[bytes]:
+        part = self.parts[name]
+        if isinstance(part, bytes):
+            return iter((part,))
+        return part.chunks()
+
+    def reader(self, name: str) -> PartReader:
+        """The part as a stream for incremental parsing; close it (``with``) when done."""
+        return PartReader(self.chunks(name), name)
+
+    def head(self, name: str, size: int) -> bytes:
+        """The first ``size`` bytes of a part, without reading a large part whole."""
+        out = b""
+        chunks = self.chunks(name)
+        try:
+            for chunk in chunks:
+                out += chunk
+                if len(out) >= size:
+                    break
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return out[:size]
+
+    def write_streamed(self, name: str, part: StreamedPart) -> None:
+        self.parts[name] = part
 
     def write_xml(self, name: str, root: etree._Element) -> None:
         self.parts[name] = serialise_xml(root)
@@ -553,7 +800,16 @@ class OfficePackage:
                 info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o600 << 16
-                archive.writestr(info, self.parts[name], compresslevel=6)
+                part = self.parts[name]
+                if isinstance(part, bytes):
+                    archive.writestr(info, part, compresslevel=6)
+                    continue
+                # Streamed into the entry: a large part is never whole in memory.
+                # The size is what writestr would have set (it decides ZIP64 up front).
+                info.file_size = part.size
+                with archive.open(info, "w") as out:
+                    for chunk in part.chunks():
+                        out.write(chunk)
         return buffer.getvalue()
 
     def copy(self) -> OfficePackage:
@@ -856,7 +1112,10 @@ class OfficeEngine:
                 continue
             if is_xml_part(package, name):
                 try:
-                    package.read_xml(name)
+                    if package.is_streamed(name):
+                        check_xml(package, name)
+                    else:
+                        package.read_xml(name)
                 except UnsupportedFile:
                     if not name.lower().endswith(".vml"):
                         raise
@@ -1008,31 +1267,163 @@ class OfficeEngine:
 _JOINED = frozenset({"p", "si", "is", "txBody"})
 
 
-def part_texts(root: etree._Element) -> str:
-    """Every text of a part, one per line: joined paragraphs, other text nodes, attribute values.
+_PARSER_SETTINGS: dict[str, Any] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "huge_tree": False,
+    "remove_comments": False,
+    "remove_pis": False,
+}
 
-    A text node inside a paragraph is a substring of the paragraph's joined
-    text, so it is not repeated; repeated values are read once (folding is
-    the cost of verification, not the search).
+
+class TextCollector:
+    """An lxml parser target gathering a part's texts in document order, building no tree.
+
+    Texts outside a joined element (paragraph, shared or inline string, text
+    body) and text and tails alike come one piece per text node; a joined
+    element's whole text (its descendants' texts and tails) is one piece;
+    every attribute value, comment and processing instruction is a piece of
+    its own. The caller drains :attr:`pieces` as it feeds the parser.
     """
-    pieces: list[str] = []
-    inside: set[etree._Element] = set()
-    for element in root.iter():
-        if element.attrib:
-            pieces.extend(element.attrib.values())
-        if element in inside:
-            continue
-        if local(element.tag) in _JOINED:
-            pieces.append("".join(element.itertext()))
-            inside.update(element.iter())
-            if element.tail:
-                pieces.append(element.tail)
-            continue
-        if element.text:
-            pieces.append(element.text)
-        if element.tail:
-            pieces.append(element.tail)
-    return "\n".join(p for p in dict.fromkeys(pieces) if p.strip())
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self._data: list[str] = []
+        #: depth inside the outermost joined element (0: outside)
+        self._joined = 0
+        self._is_joined: dict[str, bool] = {}
+
+    def _flush(self) -> None:
+        if self._data and not self._joined:
+            self.pieces.append("".join(self._data))
+            self._data.clear()
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        if attrib:
+            self.pieces.extend(attrib.values())
+        if self._joined:
+            self._joined += 1
+            return
+        self._flush()
+        joined = self._is_joined.get(tag)
+        if joined is None:
+            joined = self._is_joined[tag] = local(tag) in _JOINED
+        if joined:
+            self._joined = 1
+
+    def end(self, tag: str) -> None:
+        if self._joined:
+            self._joined -= 1
+            if self._joined == 0:
+                self.pieces.append("".join(self._data))
+                self._data.clear()
+            return
+        self._flush()
+
+    def data(self, text: str) -> None:
+        self._data.append(text)
+
+    def comment(self, text: str) -> None:
+        self._flush()
+        self.pieces.append(text)
+
+    def pi(self, target: str, data: str | None = None) -> None:
+        self._flush()
+        self.pieces.extend((target, data or ""))
+
+    def doctype(self, *_args: object) -> None:
+        raise UnsupportedFile("the Office file declares a DTD in an XML part; such files are not accepted")
+
+    def close(self) -> None:
+        self._joined = 0
+        self._flush()
+
+
+class _Wellformed:
+    """A target that keeps nothing: the parse alone checks a part."""
+
+    def doctype(self, *_args: object) -> None:
+        raise UnsupportedFile("the Office file declares a DTD in an XML part; such files are not accepted")
+
+    def close(self) -> None:
+        return None
+
+
+def feed_part(
+    package: OfficePackage, name: str, target: object, each: Callable[[], None] | None = None
+) -> None:
+    """Parse a part chunk by chunk into ``target`` (calling ``each`` after every chunk)."""
+    parser = etree.XMLParser(target=target, **_PARSER_SETTINGS)
+    with package.reader(name) as reader:
+        try:
+            while chunk := reader.read(_CHUNK):
+                parser.feed(chunk)
+                if each is not None:
+                    each()
+            parser.close()
+        except etree.XMLSyntaxError:
+            raise UnsupportedFile(f"the Office file has malformed XML in {name}") from None
+    if each is not None:
+        each()
+
+
+def check_xml(package: OfficePackage, name: str) -> None:
+    """Raise :class:`UnsupportedFile` unless the part is well-formed XML without a DTD (streamed)."""
+    feed_part(package, name, _Wellformed())
+
+
+class LeakScan:
+    """:func:`find_leaks` over a stream of texts, a window at a time, in bounded memory.
+
+    Consecutive windows overlap by the last texts of the previous one, at
+    least twice the longest folded value long (a letter-spaced value is twice
+    as long), so a value split over neighbouring texts is found however the
+    windows fall.
+    """
+
+    WINDOW = 2**20
+
+    def __init__(self, sensitive_values: Sequence[str]) -> None:
+        self.values = list(sensitive_values)
+        self.found: dict[str, None] = {}
+        self._overlap = 2 * max((len(fold(v)) for v in self.values), default=0) + 64
+        self._window: dict[str, None] = {}
+        self._size = 0
+
+    def add(self, pieces: Iterable[str]) -> None:
+        for piece in pieces:
+            if piece not in self._window and piece.strip():
+                self._window[piece] = None
+                self._size += len(piece) + 1
+        if self._size >= self.WINDOW:
+            self._scan(keep_tail=True)
+
+    def finish(self) -> list[str]:
+        self._scan(keep_tail=False)
+        return list(self.found)
+
+    def _scan(self, keep_tail: bool) -> None:
+        if not self._window or not self.values:
+            self._window.clear()
+            return
+        pieces = list(self._window)
+        for value in find_leaks("\n".join(pieces), self.values):
+            self.found.setdefault(value)
+        self._window.clear()
+        self._size = 0
+        if not keep_tail:
+            return
+        tail: list[str] = []
+        folded = 0
+        for piece in reversed(pieces):
+            tail.append(piece)
+            folded += len(fold(piece)) + 1
+            if folded >= self._overlap:
+                break
+        for piece in reversed(tail):
+            self._window[piece] = None
+            self._size += len(piece) + 1
 
 
 def verify_package(
@@ -1042,7 +1433,9 @@ def verify_package(
 
     Every part is read whole, edited or not: XML parts for their text and
     attribute values, part names themselves; the only non-XML parts allowed
-    are ``images``, which the image engine wrote and verified itself.
+    are ``images``, which the image engine wrote and verified itself. Parts
+    are parsed as streams into :class:`TextCollector` and searched by
+    :class:`LeakScan`, so a large sheet is never a tree in memory.
     """
     leaks: list[tuple[str, str]] = []
     unreadable: list[str] = []
@@ -1053,12 +1446,19 @@ def verify_package(
     leaks.extend(("(part names)", v) for v in find_leaks("\n".join(package.parts), sensitive_values))
     for name in package.parts:
         if is_xml_part(package, name):
+            scan = LeakScan(sensitive_values)
+            collector = TextCollector()
+
+            def drain(collector: TextCollector = collector, scan: LeakScan = scan) -> None:
+                scan.add(collector.pieces)
+                collector.pieces.clear()
+
             try:
-                root = package.read_xml(name)
+                feed_part(package, name, collector, drain)
             except UnsupportedFile:
                 unreadable.append(name)
                 continue
-            leaks.extend((name, v) for v in find_leaks(part_texts(root), sensitive_values))
+            leaks.extend((name, v) for v in scan.finish())
         elif name not in images:
             unreadable.append(name)
     return leaks, unreadable

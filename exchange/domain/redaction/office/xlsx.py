@@ -46,11 +46,10 @@ the streaming parser has the same settings (no DTD, no entities, no network).
 
 from __future__ import annotations
 
-import io
 import math
 import re
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -60,11 +59,13 @@ from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.base import RedactionResult, SourceDocument, TextUnit
 from exchange.domain.redaction.office import runs
 from exchange.domain.redaction.office.package import (
+    LAZY_PART_BYTES,
     R_NS,
+    DeflatedBuffer,
     OfficeEngine,
     OfficePackage,
+    StreamedPart,
     local,
-    parse_xml,
     serialise_xml,
 )
 from exchange.domain.redaction.text import redact_text
@@ -95,9 +96,7 @@ _STRUCTURAL = frozenset(
 )
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _EXTERNAL_REF = re.compile(r"\[\d+\]")
-_SHEET_DATA = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?)sheetData\b[^>]*?(/?)>")
-_SHEET_DATA_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?sheetData\s*>")
-_XMLNS = re.compile(rb'\sxmlns(?::[\w.-]+)?="[^"]*"')
+_SHEET_DATA_TAG = f"{{{S_NS}}}sheetData"
 _REMOVED_PREFIXES = (
     ("xl/externallinks/", "external_links"),
     ("xl/connections.xml", "connections"),
@@ -256,6 +255,7 @@ class Redactor:
         self.sheets = sheets
         self.found: list[str] = []
         self._text: dict[str, str | None] = {}
+        self._numbers: dict[str, str | None] = {}
 
     def find(self, text: str) -> Sequence[Redaction]:
         # Cells repeat; a plan's find costs the same whether or not it finds anything.
@@ -273,6 +273,27 @@ class Redactor:
         self.found.extend(s.entity_type for s in spans)
         self._text[value] = out
         return out
+
+    def number(self, raw: str) -> str | None:
+        """The redacted display of a stored number, or None when nothing is found."""
+        try:
+            return self._numbers[raw]
+        except KeyError:
+            out = self._numbers[raw] = self.text(number_display(raw))
+            return out
+
+    def rich(self, container: etree._Element) -> bool:
+        """Redact a rich-text container (inline string); whether anything was found."""
+        if len(container) == 1:
+            # Most inline strings are one plain <t>: ask about its text before building a block.
+            only = container[0]
+            if only.tag == _T and len(only) == 0:
+                text = only.text or ""
+                if not text.strip() or not self.find(text):
+                    return False
+        found = redact_rich(container, self.find)
+        self.found.extend(found)
+        return bool(found)
 
     def formula(self, formula: str, cached_redacted: bool = False) -> str | None:
         """The formula to keep (renamed and literals redacted), or None to drop it for its value."""
@@ -368,46 +389,14 @@ def _drop_formula_element(element: etree._Element, redactor: Redactor) -> None:
 # -- worksheets (streamed) ------------------------------------------------------------
 
 
-def _split_sheet(data: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
-    """(before, sheetData prefix, rows, after) of a worksheet, or None when it has no sheetData."""
-    start = _SHEET_DATA.search(data)
-    if start is None:
-        return None
-    prefix = start.group(1)
-    if start.group(2) == b"/":
-        return data[: start.start()], prefix, b"", data[start.end() :]
-    end = _SHEET_DATA_END.search(data, start.end())
-    if end is None:
-        raise UnsupportedFile("the Office file has malformed XML in a worksheet")
-    return data[: start.start()], prefix, data[start.start() : end.end()], data[end.end() :]
-
-
-def _rows(sheet_data: bytes) -> Iterator[etree._Element]:
-    """Rows of a ``sheetData`` element, each freed after the caller is done with it."""
-    if not sheet_data:
-        return
-    context = etree.iterparse(io.BytesIO(sheet_data), events=("end",), tag=_ROW, **_parser_kwargs())
-    try:
-        for _event, row in context:
-            yield row
-            row.clear(keep_tail=True)
-            parent = row.getparent()
-            if parent is not None:
-                while row.getprevious() is not None:
-                    del parent[0]
-    except etree.XMLSyntaxError:
-        raise UnsupportedFile("the Office file has malformed XML in a worksheet") from None
-
-
-def _wrapped(before: bytes, prefix: bytes, sheet_data: bytes) -> bytes:
-    """sheetData alone as a document: the root's namespace declarations copied onto it."""
-    root_tag = re.search(rb"<(?![?!])[^>]*>", before)
-    decls = b"".join(_XMLNS.findall(root_tag.group())) if root_tag else b""
-    head = _SHEET_DATA.match(sheet_data)
-    if head is None:
-        return sheet_data
-    opening = head.group()
-    return opening[:-1] + decls + b">" + sheet_data[head.end() :]
+def _declarations(nsmap: dict[str | None, str]) -> list[bytes]:
+    """The namespace declarations lxml writes for ``nsmap`` (they are in scope where rows go back)."""
+    out = []
+    for prefix, uri in nsmap.items():
+        quoted = uri.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+        name = b"xmlns" if prefix is None else b"xmlns:" + prefix.encode()
+        out.append(b" " + name + b'="' + quoted.encode() + b'"')
+    return out
 
 
 def cell_texts(cell: etree._Element, shared: Sequence[str]) -> tuple[str | None, str | None]:
@@ -436,36 +425,47 @@ def _to_inline(cell: etree._Element, text: str) -> None:
     t.set(XML_SPACE, "preserve")
 
 
-def redact_cell(cell: etree._Element, redactor: Redactor, dropped_shared: set[str]) -> None:
+def redact_cell(cell: etree._Element, redactor: Redactor, dropped_shared: set[str]) -> bool:
+    """Redact one cell's value and formula in place; whether the cell changed."""
+    formula = value = inline = None
+    # One pass over the children: find() per child was most of the time spent on a cell.
+    for child in cell:
+        tag = child.tag
+        if tag == _V:
+            value = value if value is not None else child
+        elif tag == _F:
+            formula = formula if formula is not None else child
+        elif tag == _IS:
+            inline = inline if inline is not None else child
     kind = cell.get("t", "n")
-    formula = cell.find(_F)
-    value = cell.find(_V)
     value_redacted = False
     if kind == "inlineStr":
-        inline = cell.find(_IS)
         if inline is not None:
-            found = redact_rich(inline, redactor.find)
-            redactor.found.extend(found)
-            value_redacted = bool(found)
-    elif value is not None and value.text and kind in ("str", "d", "n"):
-        shown = number_display(value.text) if kind == "n" else value.text
-        new = redactor.text(shown)
-        if new is not None:
-            _to_inline(cell, new)
-            return
+            value_redacted = redactor.rich(inline)
+    elif value is not None and kind in ("str", "d", "n"):
+        raw = value.text
+        if raw:
+            new = redactor.number(raw) if kind == "n" else redactor.text(raw)
+            if new is not None:
+                _to_inline(cell, new)
+                return True
     if formula is None:
-        return
+        return value_redacted
     if formula.get("t") == "shared" and not (formula.text or "").strip():
         if formula.get("si") in dropped_shared or value_redacted:
             _drop_cell_formula(cell, formula)
-        return
+            return True
+        return value_redacted
     kept = redactor.formula(formula.text or "", value_redacted)
     if kept is None:
         if formula.get("t") == "shared" and formula.get("si") is not None:
             dropped_shared.add(formula.get("si") or "")
         _drop_cell_formula(cell, formula)
-    elif kept != formula.text:
+        return True
+    if kept != formula.text:
         formula.text = kept
+        return True
+    return value_redacted
 
 
 def _drop_cell_formula(cell: etree._Element, formula: etree._Element) -> None:
@@ -537,7 +537,7 @@ class XlsxEngine(OfficeEngine):
         for name in package.parts:
             if name.endswith(".rels") or not name.endswith(".xml") or name == "[Content_Types].xml":
                 continue
-            head = package.read_bytes(name)[:512]
+            head = package.head(name, 512)
             match = re.search(rb"<(?![?!])(?:[\w.-]+:)?([\w.-]+)", head)
             if match is not None and match.group(1).decode() == root_name:
                 out.append(name)
@@ -595,9 +595,7 @@ class XlsxEngine(OfficeEngine):
         redactor.found.extend(renamed_types)
         for name in runs.text_parts(package):
             if name in sheet_parts:
-                out = self._redact_sheet(package.read_bytes(name), redactor, write)
-                if write:
-                    package.parts[name] = out
+                self._redact_sheet(package, name, redactor, write)
                 continue
             root = package.read_xml(name)
             if etree.QName(root).namespace in _DRAWINGML_ROOTS:
@@ -645,43 +643,78 @@ class XlsxEngine(OfficeEngine):
                 package.write_xml(rel.part, root)
         return names, found
 
-    def _redact_sheet(self, data: bytes, redactor: Redactor, write: bool) -> bytes:
-        split = _split_sheet(data)
-        if split is None:
-            root = parse_xml(data, "a worksheet")
-            redact_generic(root, redactor)
-            return serialise_xml(root) if write else data
-        before, prefix, sheet_data, after = split
+    def _redact_sheet(self, package: OfficePackage, name: str, redactor: Redactor, write: bool) -> None:
+        """Redact a worksheet streamed: rows one by one, then the rest of the sheet as a small tree.
+
+        Rows go to a deflated spool as they are done and are freed; a sheet in
+        which nothing changed keeps its original bytes.
+        """
+        rows = DeflatedBuffer() if write else None
+        changed = False
         dropped_shared: set[str] = set()
-        wrapped = _wrapped(before, prefix, sheet_data)
-        declarations = set(_XMLNS.findall(wrapped[: wrapped.find(b">") + 1]))
-        rows: list[bytes] = []
-        for row in _rows(wrapped):
-            for cell in row.iter(_C):
-                redact_cell(cell, redactor, dropped_shared)
-            if not write:
-                continue
-            serialised = etree.tostring(row, encoding="UTF-8", with_tail=True)
-            first = serialised.find(b">")
-            tag = serialised[:first]
-            # The row was cut out of its sheet; the sheet's root declares these already.
-            for decl in declarations:
-                tag = tag.replace(decl, b"", 1)
-            rows.append(tag + serialised[first:])
-        skeleton = parse_xml(before + b"<" + prefix + b"sheetData/>" + after, "a worksheet")
-        redact_generic(skeleton, redactor)
-        if not write:
-            return data
+        sheet_data: etree._Element | None = None
+        declarations: list[bytes] = []
+        with package.reader(name) as reader:
+            context = etree.iterparse(reader, events=("end",), tag=_ROW, **_parser_kwargs())
+            try:
+                for _event, row in context:
+                    parent = row.getparent()
+                    if parent is None or parent.tag != _SHEET_DATA_TAG:
+                        # Not a worksheet row: it stays in the tree and is read with the rest.
+                        continue
+                    if sheet_data is None:
+                        sheet_data, declarations = parent, _declarations(parent.nsmap)
+                    elif parent is not sheet_data:
+                        raise UnsupportedFile("the Office file has a worksheet with two sheetData elements")
+                    for cell in row.iter(_C):
+                        changed |= redact_cell(cell, redactor, dropped_shared)
+                    if rows is not None:
+                        serialised = etree.tostring(row, encoding="UTF-8", with_tail=True)
+                        first = serialised.find(b">")
+                        tag = serialised[:first]
+                        # The sheet's head declares these already.
+                        for declaration in declarations:
+                            tag = tag.replace(declaration, b"", 1)
+                        rows.write(tag + serialised[first:])
+                    row.clear(keep_tail=True)
+                    while (previous := row.getprevious()) is not None:
+                        # Anything but a row inside sheetData is dropped, which is a change.
+                        changed |= previous.tag != _ROW
+                        parent.remove(previous)
+                root = context.root
+            except etree.XMLSyntaxError:
+                raise UnsupportedFile("the Office file has malformed XML in a worksheet") from None
+        if root.getroottree().docinfo.doctype:
+            raise UnsupportedFile(
+                "the Office file declares a DTD in a worksheet; such files are not accepted"
+            )
+        if sheet_data is not None:
+            # The last row (done) and whatever is not a row (dropped) leave the tree.
+            changed |= any(child.tag != _ROW for child in sheet_data) or bool((sheet_data.text or "").strip())
+            for child in list(sheet_data):
+                sheet_data.remove(child)
+            sheet_data.text = None
+        changed |= redact_generic(root, redactor)
+        if rows is None or not changed:
+            return
+        if sheet_data is None:
+            package.write_xml(name, root)
+            return
         token = secrets.token_hex(8)
-        for element in skeleton.iter(f"{{{S_NS}}}sheetData"):
-            element.set("xlsxRedactMark", token)
-        out = serialise_xml(skeleton)
+        sheet_data.set("xlsxRedactMark", token)
+        out = serialise_xml(root)
         marker = re.search(rb'<((?:[\w.-]+:)?)sheetData xlsxRedactMark="' + token.encode() + rb'"\s*/>', out)
         if marker is None:
             raise UnsupportedFile("a worksheet could not be rewritten")
         qname = marker.group(1) + b"sheetData"
-        body = b"<" + qname + b">" + b"".join(rows) + b"</" + qname + b">"
-        return out[: marker.start()] + body + out[marker.end() :]
+        rows.close()
+        part = StreamedPart(
+            [out[: marker.start()] + b"<" + qname + b">", rows, b"</" + qname + b">" + out[marker.end() :]]
+        )
+        if part.size <= LAZY_PART_BYTES:
+            package.write_bytes(name, b"".join(part.chunks()))
+        else:
+            package.write_streamed(name, part)
 
     def redact(self, document: SourceDocument, plan: RecipientPlan) -> RedactionResult:
         result = super().redact(document, plan)
