@@ -116,7 +116,8 @@ class _WindowCollector:
     """A write target for decryption that keeps only some byte ranges of the plaintext."""
 
     def __init__(self, ranges: list[tuple[int, int]]) -> None:
-        self.ranges = ranges
+        # A blob smaller than a window has both ends as one range; twice would interleave its bytes.
+        self.ranges = list(dict.fromkeys(ranges))
         self.parts: dict[int, bytearray] = {start: bytearray() for start, _ in ranges}
         self.position = 0
 
@@ -249,6 +250,8 @@ def receive_upload(
         sha256=receiver.digest.hexdigest(),
         media_type=media_type,
         blob_key=key,
+        # The version this file came with: a supplement's files belong to the next bundle version.
+        version=case.version,
     )
     ctx.session.add(row)
     ctx.session.flush()
