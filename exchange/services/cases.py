@@ -23,7 +23,8 @@ from exchange.domain.detection import Labeller, load_policy
 from exchange.domain.detection import import_customers as parse_customer_list
 from exchange.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from exchange.domain.filetypes import display_name
-from exchange.models import Bundle, Case, CaseFile, FindingRow, Organisation, PolicyVersion
+from exchange.domain.lifecycle import Action, allowed_actions, require
+from exchange.models import AuditEvent, Bundle, Case, CaseFile, FindingRow, Organisation, PolicyVersion
 from exchange.services import audit, outbox
 from exchange.services.context import Actor, ServiceContext
 from exchange.services.runs import finalise_if_done
@@ -109,7 +110,7 @@ def current_policy(ctx: ServiceContext, case: Case) -> PolicyVersion | None:
 def set_policy(ctx: ServiceContext, case_id: str, text: str) -> PolicyVersion:
     actor = _require_applicant(ctx)
     case = get_case(ctx, case_id)
-    _require_editable(case)
+    require_action(ctx, case, Action.EDIT_POLICY)
     policy = load_policy(text)
     latest = current_policy(ctx, case)
     if latest is not None and latest.content_hash == policy.content_hash:
@@ -143,7 +144,7 @@ def import_customers(
     """Add the customers in a CSV/XLSX column to the case's policy, as a new version."""
     _require_applicant(ctx)
     case = get_case(ctx, case_id)
-    _require_editable(case)
+    require_action(ctx, case, Action.EDIT_POLICY)
     names = parse_customer_list(data, display_name(filename), column or None)
     latest = current_policy(ctx, case)
     if latest is None:
@@ -161,7 +162,7 @@ def import_customers(
 def delete_file(ctx: ServiceContext, case_id: str, file_id: str) -> None:
     _require_applicant(ctx)
     case = get_case(ctx, case_id)
-    _require_editable(case)
+    require_action(ctx, case, Action.DELETE_FILE)
     row = ctx.session.get(CaseFile, file_id)
     if row is None or row.case_id != case.id:
         raise NotFound("no such file in this case")
@@ -250,15 +251,14 @@ def approve(ctx: ServiceContext, case_id: str) -> Case:
     """Start sealing. Idempotent under concurrency like :func:`submit`: one conditional UPDATE."""
     _require_applicant(ctx)
     case = get_case(ctx, case_id)
-    if case.status != "review":
-        raise Conflict(f"only a case in review can be approved; this one is {case.status}")
+    require_action(ctx, case, Action.APPROVE)
     missing = [org.name for org in (case.bureau_org, case.supplier_org) if not org.age_recipient]
     if missing:
         raise Conflict(f"organisation(s) without a public key: {', '.join(missing)}")
     run = case.run
     changed = ctx.session.execute(
         update(Case)
-        .where(Case.id == case.id, Case.run == run, Case.status == "review")
+        .where(Case.id == case.id, Case.run == run, Case.status == "review", Case.archived_at.is_(None))
         .values(status="sealing", lease_until=None, lease_owner=None)
         .execution_options(synchronize_session=False)
     )
@@ -402,3 +402,157 @@ def finding_view(
         "reviewed": dict(reviewed or {}),
         "pending": pending,
     }
+
+
+# ---- the case's lifecycle as the applicant's pages and API see it (issue 10) ----
+#
+# Pages show exactly ``case_actions`` and the services above refuse through
+# ``require_action``: both ask the lifecycle table with the same facts, so a
+# button is never shown for an action the service would refuse.
+
+ORGANISATION_KINDS = ("supplier", "bureau")
+
+
+def _has_bundles(ctx: ServiceContext, case: Case) -> bool:
+    return ctx.session.scalar(select(Bundle.id).where(Bundle.case_id == case.id).limit(1)) is not None
+
+
+def case_actions(ctx: ServiceContext, case: Case) -> frozenset[Action]:
+    """What the signed-in user may do to ``case`` now (the lifecycle's answer)."""
+    actor = _actor(ctx)
+    return allowed_actions(
+        case.status,
+        actor.role,
+        bureau_status=case.bureau_status,
+        archived=case.archived_at is not None,
+        has_bundles=_has_bundles(ctx, case),
+    )
+
+
+def require_action(ctx: ServiceContext, case: Case, action: Action) -> None:
+    """Conflict (409) with the lifecycle's one-line reason unless ``action`` is allowed now."""
+    actor = _actor(ctx)
+    require(
+        action,
+        case.status,
+        actor.role,
+        bureau_status=case.bureau_status,
+        archived=case.archived_at is not None,
+        has_bundles=_has_bundles(ctx, case),
+    )
+
+
+def case_state(ctx: ServiceContext, case: Case) -> dict[str, Any]:
+    """The lifecycle facts a page or client needs next to :func:`case_view`.
+
+    ``progress`` while sealing counts the recipients whose bundle of the
+    current version exists; otherwise it is the run's share of finished files.
+    """
+    progress = case.progress
+    if case.status == "sealing":
+        sealed = ctx.session.scalars(
+            select(Bundle.recipient).where(Bundle.case_id == case.id, Bundle.version == case.version)
+        ).all()
+        progress = int(100 * len(set(sealed)) / len(RECIPIENTS))
+    return {
+        "actions": sorted(a.value for a in case_actions(ctx, case)),
+        "archived": case.archived_at is not None,
+        "archived_at": case.archived_at.isoformat() if case.archived_at else None,
+        "bureau_status": case.bureau_status,
+        "version": case.version,
+        "progress": progress,
+    }
+
+
+def list_cases_filtered(ctx: ServiceContext, *, include_archived: bool) -> list[Case]:
+    """The organisation's cases, newest first; archived ones only when asked for."""
+    return [c for c in list_cases(ctx) if include_archived or c.archived_at is None]
+
+
+def archive(ctx: ServiceContext, case_id: str) -> Case:
+    """Set a case aside: it leaves the default case list and accepts nothing but un-archiving."""
+    _require_applicant(ctx)
+    case = get_case(ctx, case_id)
+    require_action(ctx, case, Action.ARCHIVE)
+    case.archived_at = ctx.clock.now()
+    audit.record(ctx, "case.archived", "ok", "case", case.id, chain=case.id)
+    return case
+
+
+def unarchive(ctx: ServiceContext, case_id: str) -> Case:
+    _require_applicant(ctx)
+    case = get_case(ctx, case_id)
+    require_action(ctx, case, Action.UNARCHIVE)
+    case.archived_at = None
+    audit.record(ctx, "case.unarchived", "ok", "case", case.id, chain=case.id)
+    return case
+
+
+def list_organisations(ctx: ServiceContext, kind: Any) -> list[dict[str, Any]]:
+    """Registered organisations an applicant can name in a case, by name.
+
+    Applicants only: the list tells who else uses the portal, which suppliers
+    and bureaus need not learn about one another.
+    """
+    _require_applicant(ctx)
+    kinds: tuple[str, ...] = ORGANISATION_KINDS
+    if kind not in (None, ""):
+        if kind not in ORGANISATION_KINDS:
+            raise InvalidInput(f"kind must be one of: {', '.join(ORGANISATION_KINDS)}")
+        kinds = (str(kind),)
+    rows = ctx.session.scalars(
+        select(Organisation).where(Organisation.kind.in_(kinds)).order_by(Organisation.name)
+    )
+    return [
+        {"id": org.id, "name": org.name, "kind": org.kind, "has_key": bool(org.age_recipient)} for org in rows
+    ]
+
+
+#: audit actions the case timeline shows; others (uploads, policy versions, reads) stay in the access log
+TIMELINE_ACTIONS = (
+    "case.created",
+    "case.submitted",
+    "case.processed",
+    "case.approved",
+    "case.sealed",
+    "bundle.download",
+    "case.information_requested",
+    "case.bureau_status",
+    "case.supplement_started",
+    "case.archived",
+    "case.unarchived",
+)
+
+
+def timeline(ctx: ServiceContext, case: Case) -> list[dict[str, Any]]:
+    """The case's milestones from its hash-chained audit log, oldest first.
+
+    Refused downloads stay in the access log: the timeline tells what
+    happened to the case, not who tried. A sealing's version is the one its
+    event names, else its position among the successful sealings.
+    """
+    rows = ctx.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.chain == case.id, AuditEvent.action.in_(TIMELINE_ACTIONS))
+        .order_by(AuditEvent.seq)
+    )
+    events: list[dict[str, Any]] = []
+    sealings = 0
+    for row in rows:
+        detail = dict(row.detail or {})
+        if row.action == "bundle.download" and row.outcome != "ok":
+            continue
+        if row.action == "case.sealed" and row.outcome == "ok":
+            sealings += 1
+            detail.setdefault("version", sealings)
+        events.append(
+            {
+                "at": row.at.isoformat(),
+                "action": row.action,
+                "outcome": row.outcome,
+                "actor": row.actor_email,
+                "organisation": row.org_name,
+                "detail": detail,
+            }
+        )
+    return events

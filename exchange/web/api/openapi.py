@@ -125,6 +125,18 @@ def openapi_document() -> dict[str, Any]:
                         "progress": {"type": "integer", "minimum": 0, "maximum": 100},
                         "files": {"type": "array", "items": {"$ref": "#/components/schemas/File"}},
                         "error": {"type": "string"},
+                        "actions": {
+                            "type": "array",
+                            "description": "What the caller may do now (the lifecycle): upload, delete_file, "
+                            "edit_policy, submit, review, approve, supplement, archive, unarchive",
+                            "items": {"type": "string"},
+                        },
+                        "archived": {"type": "boolean"},
+                        "archived_at": {"type": ["string", "null"], "format": "date-time"},
+                        "bureau_status": {
+                            "enum": ["under_review", "information_requested", "approved", "rejected", None]
+                        },
+                        "version": {"type": "integer", "description": "The bundle version being prepared"},
                     },
                 },
                 "Bundle": {
@@ -163,7 +175,8 @@ def openapi_document() -> dict[str, Any]:
                     },
                 },
                 "get": {
-                    "summary": "Cases of the caller's organisation",
+                    "summary": "Cases of the caller's organisation (archived ones only with ?archived=1)",
+                    "parameters": [{"name": "archived", "in": "query", "schema": {"enum": ["0", "1"]}}],
                     "responses": {"200": _resp("Cases")},
                 },
             },
@@ -301,6 +314,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"202": _resp("Queued"), **_errors(401, 403, 404, 409)},
                 },
             },
+            **case_page_paths(),
             "/cases/{case_id}/access-log": {
                 "get": {
                     "summary": "The case's hash-chained access log (applicant only)",
@@ -357,6 +371,89 @@ def openapi_document() -> dict[str, Any]:
             },
             **account_paths(),
             **feature_paths(),
+        },
+    }
+
+
+def case_page_paths() -> dict[str, Any]:
+    """The applicant's approval summary, archiving and the organisations to choose from (issue 10)."""
+    org = {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}
+    file_entry = {
+        "type": "object",
+        "properties": {
+            "file_id": {"type": "string"},
+            "name": {"type": "string", "description": "The file name as this recipient sees it"},
+            "original_name": {"type": "string"},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "needs_review": {"type": "boolean"},
+            "review_reasons": {"type": "array", "items": {"type": "string"}},
+            "reason": {"type": "string", "description": "Why withheld or excluded"},
+        },
+    }
+    files = {"type": "array", "items": file_entry}
+    recipient = {
+        "type": "object",
+        "properties": {
+            "recipient": {"enum": ["supplier", "bureau"]},
+            "organisation": {"type": "string"},
+            "files": files,
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "redactions": {"type": "integer"},
+            "needs_review": files,
+            "withheld": files,
+            "excluded": files,
+            "pending": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    archived = {"type": "object", "properties": {"id": {"type": "string"}, "archived": {"type": "boolean"}}}
+    return {
+        "/cases/{case_id}/approval-summary": {
+            "get": {
+                "summary": "Per recipient: files as shared, redactions per type, files flagged for review, "
+                "withheld and excluded (applicant only)",
+                "parameters": [CASE_ID],
+                "responses": {
+                    "200": _resp(
+                        "Summary",
+                        {
+                            "type": "object",
+                            "properties": {
+                                "can_approve": {"type": "boolean"},
+                                "ready": {"type": "boolean"},
+                                "recipients": {"type": "array", "items": recipient},
+                            },
+                        },
+                    ),
+                    **_errors(401, 403, 404),
+                },
+            },
+        },
+        "/cases/{case_id}/archive": {
+            "post": {
+                "summary": "Archive the case: hidden from the case list, read-only until restored",
+                "parameters": [CASE_ID],
+                "responses": {"200": _resp("Archived", archived), **_errors(401, 403, 404, 409)},
+            },
+        },
+        "/cases/{case_id}/unarchive": {
+            "post": {
+                "summary": "Restore an archived case",
+                "parameters": [CASE_ID],
+                "responses": {"200": _resp("Restored", archived), **_errors(401, 403, 404, 409)},
+            },
+        },
+        "/organisations": {
+            "get": {
+                "summary": "Registered supplier or bureau organisations a case can name (applicants only)",
+                "parameters": [{"name": "kind", "in": "query", "schema": {"enum": ["supplier", "bureau"]}}],
+                "responses": {
+                    "200": _resp(
+                        "Organisations by name",
+                        {"type": "object", "properties": {"organisations": {"type": "array", "items": org}}},
+                    ),
+                    **_errors(400, 401, 403),
+                },
+            },
         },
     }
 

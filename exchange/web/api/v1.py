@@ -15,7 +15,7 @@ from flask import Response, g, jsonify, request, stream_with_context
 from exchange.domain.detection import policy_schema
 from exchange.domain.errors import DomainError, InvalidInput
 from exchange.models import Case, CaseFile
-from exchange.services import access_log, cases, sharing, uploads
+from exchange.services import access_log, approval, cases, sharing, uploads
 from exchange.services.context import ServiceContext
 from exchange.web.api.common import api_blueprint, json_body
 from exchange.web.api.openapi import openapi_document
@@ -57,7 +57,14 @@ def create_case() -> Any:
 @login_required
 def list_cases() -> Any:
     ctx = service_context()
-    return jsonify(cases=[{"id": c.id, "title": c.title, "status": c.status} for c in cases.list_cases(ctx)])
+    # Archived cases are set aside: listed only when asked for (?archived=1).
+    include = request.args.get("archived", "") in ("1", "true", "yes")
+    return jsonify(
+        cases=[
+            {"id": c.id, "title": c.title, "status": c.status, "archived": c.archived_at is not None}
+            for c in cases.list_cases_filtered(ctx, include_archived=include)
+        ]
+    )
 
 
 @bp.get("/cases/<case_id>")
@@ -69,7 +76,39 @@ def get_case(case_id: str) -> Any:
     by_id = {row.id: row for row in case.files}
     for file in view["files"]:
         _add_output_summaries(file, by_id[file["id"]])
+    view.update(cases.case_state(ctx, case))
     return jsonify(view)
+
+
+@bp.get("/cases/<case_id>/approval-summary")
+@login_required
+def approval_summary(case_id: str) -> Any:
+    return jsonify(approval.approval_summary(service_context(), case_id))
+
+
+@bp.post("/cases/<case_id>/archive")
+@login_required
+def archive_case(case_id: str) -> Any:
+    ctx = service_context()
+    case = cases.archive(ctx, case_id)
+    ctx.commit()
+    return jsonify(id=case.id, archived=True)
+
+
+@bp.post("/cases/<case_id>/unarchive")
+@login_required
+def unarchive_case(case_id: str) -> Any:
+    ctx = service_context()
+    case = cases.unarchive(ctx, case_id)
+    ctx.commit()
+    return jsonify(id=case.id, archived=False)
+
+
+@bp.get("/organisations")
+@login_required
+def organisations() -> Any:
+    ctx = service_context()
+    return jsonify(organisations=cases.list_organisations(ctx, request.args.get("kind")))
 
 
 @bp.get("/cases/<case_id>/findings")
