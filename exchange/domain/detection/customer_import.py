@@ -208,6 +208,9 @@ def _extract(rows: list[list[str]], filename: str, column: str | None) -> list[s
     header = [c.strip() for c in rows[0]]
     if column is not None:
         index, has_header = _column_index(header, column, filename)
+        # A column picked by letter still has the header the file starts with (the editor's
+        # column picker offers letters for blank or repeated headers).
+        has_header = has_header or any(h.casefold() in _HEADER_WORDS for h in header)
     else:
         width = max(len(r) for r in rows)
         lowered = [h.casefold() for h in header]
