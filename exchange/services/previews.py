@@ -382,6 +382,8 @@ def page_summary(ctx: ServiceContext, case_id: str, file_id: str) -> dict[str, A
     }
     if state.status != "ready" or state.summaries is None:
         return out
+    # A key for image URLs: a page's URL changes when it is rendered anew, so no cache shows an old one.
+    out["generation"] = generation(row)[:12]
     for view in VIEWS:
         summary = state.summaries.get(view)
         info = _summary(summary)

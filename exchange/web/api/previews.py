@@ -89,6 +89,7 @@ def openapi_paths() -> dict[str, Any]:
         "properties": {
             "file_id": {"type": "string"},
             "status": status,
+            "generation": {"type": "string", "description": "changes when the pages are rendered anew"},
             "reason": {"type": "string"},
             "pages": {
                 "type": "integer",
@@ -131,6 +132,12 @@ def openapi_paths() -> dict[str, Any]:
                         "name": "view",
                         "in": "query",
                         "schema": {"type": "string", "enum": list(previews.VIEWS), "default": "original"},
+                    },
+                    {
+                        "name": "v",
+                        "in": "query",
+                        "schema": {"type": "string", "maxLength": 64},
+                        "description": "the summary's generation: ignored here, it keeps caches current",
                     },
                 ],
                 "responses": {
