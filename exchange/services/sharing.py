@@ -6,8 +6,8 @@ Invariants:
 - A bundle is encrypted to exactly one organisation's age key and listed
   only to that organisation; every download attempt, allowed or refused, is
   written to the case's access log.
-- Sealing is idempotent per (case, recipient): a retried job skips bundles
-  that already exist. One job at a time seals a case: it holds the case's
+- Sealing is idempotent per (case, version, recipient): a retried job skips
+  bundles that already exist. One job at a time seals a case: it holds the case's
   lease (:mod:`exchange.services.runs`), renewed while it works; a second
   delivery is skipped; a job that lost its lease shares nothing more.
 - No orphaned blobs: a bundle's key is committed to ``pending_blobs``
@@ -20,6 +20,14 @@ Invariants:
   ``RedactedFile.name``), never from ``Case.title`` or ``CaseFile.name``.
   Titles are redacted here, on the worker, because detection loads an NLP
   model; web requests only read the stored results.
+- Versions: sealing seals ``Case.version``. Each bundle of version n > 1
+  holds every file of the case (the full picture, not a diff) and links to
+  the same recipient's bundle of the previous version (``previous_id``).
+  Sealing a version answers the bureau's open information requests and puts
+  its status back to under review (:mod:`exchange.services.bureau`).
+- The member list (the recipient's redacted names, sizes and the version
+  each file came with) is recorded in the ``bundle.shared`` event, so the
+  recipient's inbox can list a bundle's files without opening it.
 """
 
 from __future__ import annotations
@@ -40,8 +48,18 @@ from exchange.domain.bundles.signing import load_signing_key, public_key_pem, si
 from exchange.domain.detection import Detector, Labeller, load_policy
 from exchange.domain.detection.planner import RecipientPlanner
 from exchange.domain.errors import Conflict, NotFound
+from exchange.domain.lifecycle import BureauStatus
 from exchange.domain.redaction.text import find_leaks
-from exchange.models import Bundle, Case, CaseFile, Organisation, PendingBlob, RedactedFile, new_id
+from exchange.models import (
+    Bundle,
+    Case,
+    CaseFile,
+    InformationRequest,
+    Organisation,
+    PendingBlob,
+    RedactedFile,
+    new_id,
+)
 from exchange.services import audit
 from exchange.services.cases import RECIPIENTS, current_policy
 from exchange.services.context import ServiceContext
@@ -112,16 +130,53 @@ def seal_case(ctx: ServiceContext, case_id: str, run: int) -> str:
     if locked is None:
         return "lost"
     locked.status, locked.lease_owner, locked.lease_until = "sealed", None, None
-    audit.record(ctx, "case.sealed", "ok", "case", case_id, chain=case_id, detail={"run": run})
+    answered = _answer_requests(ctx, locked)
+    locked.bureau_status = BureauStatus.UNDER_REVIEW.value
+    audit.record(
+        ctx,
+        "case.sealed",
+        "ok",
+        "case",
+        case_id,
+        chain=case_id,
+        detail={"run": run, "version": locked.version, "answered_requests": answered},
+    )
     ctx.commit()
     return "sealed"
 
 
+def _answer_requests(ctx: ServiceContext, case: Case) -> int:
+    """Mark the bureau's open requests about earlier versions answered by this one."""
+    answered = ctx.session.execute(
+        update(InformationRequest)
+        .where(
+            InformationRequest.case_id == case.id,
+            InformationRequest.answered_version.is_(None),
+            InformationRequest.version < case.version,
+        )
+        .values(answered_version=case.version, answered_at=ctx.clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    return int(answered.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def _sealed(ctx: ServiceContext, case: Case, recipient: str) -> bool:
     found = ctx.session.scalar(
-        select(Bundle.id).where(Bundle.case_id == case.id, Bundle.recipient == recipient)
+        select(Bundle.id).where(
+            Bundle.case_id == case.id, Bundle.recipient == recipient, Bundle.version == case.version
+        )
     )
     return found is not None
+
+
+def _previous_bundle(ctx: ServiceContext, case: Case, recipient: str) -> str | None:
+    """The same recipient's bundle of the latest earlier version, which a new version links to."""
+    return ctx.session.scalar(
+        select(Bundle.id)
+        .where(Bundle.case_id == case.id, Bundle.recipient == recipient, Bundle.version < case.version)
+        .order_by(Bundle.version.desc())
+        .limit(1)
+    )
 
 
 def _planner(ctx: ServiceContext, case: Case) -> RecipientPlanner:
@@ -179,6 +234,7 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: Recipien
     taken: set[str] = set()
     with private_workspace() as work:
         entries: list[ManifestEntry] = []
+        members: list[dict[str, Any]] = []
         plain_paths: list[tuple[str, Path]] = []
         for index, (row, output) in enumerate(outputs):
             path = work / f"member-{index}"
@@ -192,6 +248,7 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: Recipien
             # An engine may re-encode (HEIC to JPEG): the manifest names what the member holds.
             media_type = str((output.report or {}).get("output_media_type") or row.media_type)
             entries.append(ManifestEntry(name, path.stat().st_size, data_hash, media_type))
+            members.append({"name": name, "size": path.stat().st_size, "version": row.version})
             plain_paths.append((name, path))
         manifest = build_manifest(
             bundle_id=bundle_id,
@@ -207,11 +264,15 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: Recipien
         signature = sign(load_signing_key(ctx.settings.signing_key), body)
         archive = work / "bundle.tar"
         with ExitStack() as members_open, archive.open("wb") as out:
-            members = [
-                BundleMember(name, path.stat().st_size, members_open.enter_context(path.open("rb")))
-                for name, path in plain_paths
-            ]
-            write_archive(out, body, signature, members)
+            write_archive(
+                out,
+                body,
+                signature,
+                [
+                    BundleMember(name, path.stat().st_size, members_open.enter_context(path.open("rb")))
+                    for name, path in plain_paths
+                ],
+            )
         sealed = work / "bundle.tar.age"
         with archive.open("rb") as plain, sealed.open("wb") as out:
             seal(plain, out, org.age_recipient)
@@ -232,6 +293,8 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: Recipien
             manifest_sha256=hashlib.sha256(body).hexdigest(),
             file_count=len(entries),
             title=title,
+            version=case.version,
+            previous_id=_previous_bundle(ctx, case, recipient),
         )
     locked = _locked_if_ours(ctx, case.id, token)
     if locked is None or _sealed(ctx, locked, recipient):
@@ -253,6 +316,9 @@ def _seal_one(ctx: ServiceContext, case: Case, recipient: str, planner: Recipien
             "organisation": org.name,
             "files": len(entries),
             "manifest_sha256": bundle.manifest_sha256,
+            "version": case.version,
+            "previous_id": bundle.previous_id,
+            "members": members,
         },
     )
     try:
@@ -296,6 +362,8 @@ def bundle_view(bundle: Bundle) -> dict[str, Any]:
         "case_title": bundle.title if bundle.title is not None else f"Case {bundle.case_id[:8]}",
         "recipient": bundle.recipient,
         "organisation": bundle.org.name,
+        "version": bundle.version,
+        "previous_id": bundle.previous_id,
         "size": bundle.size,
         "sha256": bundle.sha256,
         "manifest_sha256": bundle.manifest_sha256,

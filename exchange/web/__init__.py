@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from exchange.web import auth, errors, i18n, ops, pages, policy_pages, security_pages, uploads, validation
+from exchange.web import (
+    auth,
+    errors,
+    i18n,
+    inbox_pages,
+    ops,
+    pages,
+    policy_pages,
+    security_pages,
+    uploads,
+    validation,
+)
 from exchange.web import logging as web_logging
 from exchange.web.api import bureau, previews, resumable, review, v1
 from exchange.web.review_pages import bp as review_pages_bp
@@ -31,6 +42,7 @@ def register_web(app: Flask) -> None:
         app.register_blueprint(feature.bp)
     security_pages.register(app)
     policy_pages.register(app)
+    inbox_pages.register(app)
     ops.register(app)
     errors.register(app)
 
