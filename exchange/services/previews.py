@@ -11,8 +11,9 @@ Invariants:
   every read goes through :func:`exchange.services.cases.get_case` (another
   organisation gets NotFound) and a role check (Forbidden).
 * Idempotent: a job names (case, file, run). It does nothing when the file's
-  run moved on or its pages are already current. A job that finishes after
-  the file moved on discards what it rendered.
+  run moved on or its pages are already current (a failed rendering is tried
+  again). A job that finishes after the file moved on discards what it
+  rendered.
 * Current means rendered from the outputs the file has now: every view's
   summary row (page 0) records the *generation* of the outputs it was
   rendered from (:func:`generation`), so a run that re-uses a file's outputs
@@ -109,7 +110,9 @@ def render_pages(ctx: ServiceContext, case_id: str, file_id: str, run: int) -> s
     if row is None or row.case_id != case_id or row.run != run or row.status != "processed":
         return "skipped"
     current = generation(row)
-    if _summary_generation(ctx, file_id) == current:
+    done = _original_summary(ctx, file_id)
+    # A failed rendering is tried again when its job comes again (the store may have been down).
+    if done.get("generation") == current and done.get("status") != "failed":
         return "skipped"
     terms = _terms(ctx, file_id)
     absent: dict[str, str] = {}
@@ -263,13 +266,13 @@ def _discard(ctx: ServiceContext, keys: list[str]) -> None:
         ctx.session.commit()
 
 
-def _summary_generation(ctx: ServiceContext, file_id: str) -> str | None:
+def _original_summary(ctx: ServiceContext, file_id: str) -> dict[str, Any]:
     summary = ctx.session.scalar(
         select(PageImage).where(
             PageImage.file_id == file_id, PageImage.view == ORIGINAL, PageImage.page == SUMMARY
         )
     )
-    return _summary(summary).get("generation") if summary is not None else None
+    return _summary(summary)
 
 
 def _summary(row: PageImage | None) -> dict[str, Any]:

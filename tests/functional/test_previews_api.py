@@ -17,8 +17,14 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from PIL import Image
+from sqlalchemy import select
 
 from exchange import create_app
+from exchange.adapters.blobstores import blob_store
+from exchange.models import CaseFile, PageImage
+from exchange.models.database import Database
+from exchange.services import previews
+from exchange.services.context import ServiceContext
 from tests.conftest import Stack
 from tests.functional.sealed_case import extra_account
 from tests.seed import World, bearer, new_case, seed_world
@@ -171,3 +177,101 @@ def test_page_images_are_encrypted_at_rest(stack: Stack, client: FlaskClient) ->
     assert stored
     clear = [p for p in stored if p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"]
     assert not clear, "a page image is stored in the clear"
+
+
+class _NoQueue:
+    def enqueue(self, task_name: str, *args: object) -> None:
+        raise AssertionError("these calls queue nothing")
+
+
+def _service_context(stack: Stack) -> tuple[Database, ServiceContext]:
+    database = Database(stack.settings.database_url)
+    ctx = ServiceContext(
+        session=database.sessions(),
+        blobs=blob_store(stack.settings),
+        queue=_NoQueue(),
+        settings=stack.settings,
+    )
+    return database, ctx
+
+
+def _page_keys(ctx: ServiceContext, file_id: str) -> set[str]:
+    ctx.session.rollback()
+    rows = ctx.session.scalars(select(PageImage.blob_key).where(PageImage.file_id == file_id))
+    return {key for key in rows if key}
+
+
+def test_rendering_is_idempotent_replaces_old_pages_and_follows_a_rerun(
+    stack: Stack, client: FlaskClient
+) -> None:
+    world = seed_world(stack.settings)
+    case_id = new_case(client, world, "Previews again", POLICY)
+    res = client.post(
+        f"/api/v1/cases/{case_id}/files",
+        headers=bearer(world.applicant),
+        data={"file": (io.BytesIO(order_pdf()), "order.pdf")},
+        content_type="multipart/form-data",
+    )
+    file_id = res.get_json()["id"]
+    assert client.post(f"/api/v1/cases/{case_id}/submit", headers=bearer(world.applicant)).status_code == 202
+    pages = f"/api/v1/cases/{case_id}/files/{file_id}/pages"
+    first = wait_status(client, pages, world, "ready", stack)
+
+    database, ctx = _service_context(stack)
+    try:
+        row = ctx.session.get(CaseFile, file_id)
+        assert row is not None
+        run = row.run
+        # Delivered twice, or for an outdated run: nothing happens.
+        assert previews.render_pages(ctx, case_id, file_id, run) == "skipped"
+        assert previews.render_pages(ctx, case_id, file_id, run + 1) == "skipped"
+        old = _page_keys(ctx, file_id)
+        assert len(old) == 3  # one page per view
+
+        # A failure replaces the pages (their blobs go), and readers see why instead of waiting.
+        assert previews.mark_failed(ctx, case_id, file_id, run, "the renderer broke") == "rendered"
+        failed = client.get(pages, headers=bearer(world.applicant)).get_json()
+        assert failed["status"] == "failed" and failed["reason"] == "the renderer broke"
+        png = client.get(f"{pages}/1.png", headers=bearer(world.applicant))
+        assert png.status_code == 404 and "the renderer broke" in png.get_json()["error"]
+        assert not [key for key in old if ctx.blobs.exists(key)]
+        # ...and the job, delivered again, renders them anew.
+        assert previews.render_pages(ctx, case_id, file_id, run) == "rendered"
+        again = client.get(pages, headers=bearer(world.applicant)).get_json()
+        assert again["status"] == "ready" and again["generation"] == first["generation"]
+        assert _page_keys(ctx, file_id).isdisjoint(old)
+    finally:
+        ctx.session.close()
+        database.dispose()
+
+    # The applicant lets the supplier see the customer; after the next run the supplier's page shows it.
+    finding = next(
+        f
+        for f in client.get(f"/api/v1/cases/{case_id}/findings", headers=bearer(world.applicant)).get_json()[
+            "findings"
+        ]
+        if f["entity_type"] == "CUSTOMER"
+    )
+    res = client.patch(
+        f"/api/v1/cases/{case_id}/findings/{finding['id']}",
+        headers=bearer(world.applicant),
+        json={"recipient": "supplier", "decision": "keep"},
+    )
+    assert res.status_code == 200, res.get_json()
+    assert "Kestrel" not in ocr(
+        client.get(f"{pages}/1.png?view=supplier", headers=bearer(world.applicant)).data
+    )
+    assert client.post(f"/api/v1/cases/{case_id}/submit", headers=bearer(world.applicant)).status_code == 202
+    deadline = time.monotonic() + 240
+    summary: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        summary = client.get(pages, headers=bearer(world.applicant)).get_json()
+        if summary["status"] == "ready" and summary["generation"] != first["generation"]:
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"the pages were not rendered again: {summary}\n{stack.worker_tail()}")
+    supplier = client.get(
+        f"{pages}/1.png?view=supplier&v={summary['generation']}", headers=bearer(world.applicant)
+    )
+    assert "Kestrel" in ocr(supplier.data)
