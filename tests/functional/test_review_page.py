@@ -19,7 +19,13 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from exchange import create_app
 from tests.conftest import Stack
 from tests.functional.browser import browser, live_server, sign_in
-from tests.functional.test_accessibility import audit, axe_script, shoot  # noqa: F401  (axe_script: fixture)
+from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a fixture)
+    PHONE,
+    audit,
+    axe_script,
+    no_sideways_scroll,
+    shoot,
+)
 from tests.seed import PASSWORD, World, bearer, new_case, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.sqlite_only]
@@ -173,6 +179,10 @@ def test_review_page_reject_a_finding_and_draw_a_box(stack: Stack, axe_script: P
                 expect(page.locator("h1")).to_contain_text("审核")
             audit(page, axe_script, f"applicant-review-{lang}")
             shoot(page, f"applicant-review-{lang}-after")
+            page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+            page.wait_for_timeout(100)
+            no_sideways_scroll(page, f"applicant-review-{lang}-phone")
+            shoot(page, f"applicant-review-{lang}-phone")
             checked.close()
 
 
