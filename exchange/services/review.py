@@ -185,6 +185,15 @@ def _reviewable(ctx: ServiceContext, case_id: str) -> Case:
     return case
 
 
+def authorise_change(ctx: ServiceContext, case_id: str) -> None:
+    """Refuse (404, 403, 409) unless the actor may change the case's review now.
+
+    Adapters call it before they judge a request's body, so that a caller who
+    may not touch the case learns nothing from the answer to a malformed one.
+    """
+    _reviewable(ctx, case_id)
+
+
 def _readable(ctx: ServiceContext, case_id: str) -> Case:
     cases._require_applicant(ctx)
     return cases.get_case(ctx, case_id)

@@ -69,6 +69,16 @@ TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
     "PUT api_v1.put_policy": OWNER,
     "GET api_v1.get_policy": OWNER,
     "POST api_v1.import_customers": OWNER,
+    # the review (decisions, boxes, selections, declared terms): the case's applicant only;
+    # on the sealed case the owner's changes answer 409, which proves authorization let it in
+    "PATCH api_review.decide_finding": OWNER,
+    "POST api_review.declare_finding": OWNER,
+    "GET api_review.list_boxes": OWNER,
+    "POST api_review.add_box": OWNER,
+    "DELETE api_review.delete_box": OWNER,
+    "POST api_review.select_text": OWNER,
+    "GET api_review.list_decisions": OWNER,
+    "DELETE api_review.undo_decision": OWNER,
     # the policy editor: the case's applicant only; its helpers (pattern test, a customer
     # list's columns) touch no case, so every signed-in applicant may call them
     "GET policy_pages.policy_page": OWNER,
@@ -78,6 +88,7 @@ TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
     # page previews and the review page: the case's applicant only (originals never leave it)
     "GET api_previews.page_png": OWNER,
     "GET api_previews.pages": OWNER,
+    "POST api_previews.render": OWNER,
     "GET review_pages.review": OWNER,
     # resumable uploads: starting one is the case owner's; an upload id is only its creator's
     # (the matrix's id belongs to nobody, so everyone is denied)
@@ -163,6 +174,14 @@ def _targets(rule_args: set[str], sealed: SealedCase) -> dict[str, dict[str, str
         values["upload_id"] = "00000000-0000-4000-8000-000000000000"  # nobody's upload
     if "filename" in rule_args:
         values["filename"] = "style.css"
+    # The review's objects are looked up after the caller and the case's state are checked,
+    # so nobody's ids decide the same as real ones (the review API test covers real ones).
+    if "finding_id" in rule_args:
+        values["finding_id"] = "1"
+    if "box_id" in rule_args:
+        values["box_id"] = "00000000-0000-4000-8000-000000000001"
+    if "decision_id" in rule_args:
+        values["decision_id"] = "987654"
     if "n" in rule_args:
         values["n"] = "1"  # a page number
     name = "file" if "file_id" in rule_args else "case" if "case_id" in rule_args else "none"

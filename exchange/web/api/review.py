@@ -23,8 +23,9 @@ bp = api_blueprint("api_review", __name__)
 @bp.patch("/cases/<case_id>/findings/<finding_id>")
 @login_required
 def decide_finding(case_id: str, finding_id: str) -> Any:
-    body = json_body()
     ctx = service_context()
+    review.authorise_change(ctx, case_id)  # before the body is judged: a stranger learns nothing
+    body = json_body()
     view = review.decide_finding(
         ctx,
         case_id,
@@ -40,8 +41,9 @@ def decide_finding(case_id: str, finding_id: str) -> Any:
 @bp.post("/cases/<case_id>/findings/<finding_id>/declare")
 @login_required
 def declare_finding(case_id: str, finding_id: str) -> Any:
-    body = json_body()
     ctx = service_context()
+    review.authorise_change(ctx, case_id)  # before the body is judged: a stranger learns nothing
+    body = json_body()
     version = review.declare_finding(ctx, case_id, finding_id, body.get("as"))
     ctx.commit()
     return jsonify(version=version.version, sha256=version.content_hash)
@@ -56,8 +58,9 @@ def list_boxes(case_id: str, file_id: str) -> Any:
 @bp.post("/cases/<case_id>/files/<file_id>/boxes")
 @login_required
 def add_box(case_id: str, file_id: str) -> Any:
-    body = json_body()
     ctx = service_context()
+    review.authorise_change(ctx, case_id)  # before the body is judged: a stranger learns nothing
+    body = json_body()
     box = review.add_box(
         ctx, case_id, file_id, page=body.get("page"), box=body.get("box"), recipients=body.get("recipients")
     )
@@ -77,8 +80,9 @@ def delete_box(case_id: str, file_id: str, box_id: str) -> Any:
 @bp.post("/cases/<case_id>/files/<file_id>/selections")
 @login_required
 def select_text(case_id: str, file_id: str) -> Any:
-    body = json_body()
     ctx = service_context()
+    review.authorise_change(ctx, case_id)  # before the body is judged: a stranger learns nothing
+    body = json_body()
     stored = review.select_text(
         ctx, case_id, file_id, text=body.get("text"), recipients=body.get("recipients")
     )
