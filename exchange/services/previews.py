@@ -42,7 +42,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from exchange.domain.errors import DomainError, Forbidden, NotFound
+from exchange.domain.errors import Conflict, DomainError, Forbidden, NotFound
 from exchange.domain.redaction.preview import (
     MAX_TERMS,
     PreviewLimits,
@@ -53,6 +53,7 @@ from exchange.domain.redaction.preview import (
     render_views,
 )
 from exchange.models import CaseFile, FindingRow, PageImage, PendingBlob
+from exchange.services import outbox
 from exchange.services.cases import RECIPIENTS, get_case
 from exchange.services.context import ServiceContext
 from exchange.services.runs import lock_case
@@ -409,3 +410,22 @@ def page_summary(ctx: ServiceContext, case_id: str, file_id: str) -> dict[str, A
         out["marks"][str(image.page)] = list(image.marks or [])
         out["sizes"][str(image.page)] = [image.width, image.height]
     return out
+
+
+def request_render(ctx: ServiceContext, case_id: str, file_id: str) -> str:
+    """Queue the file's rendering unless its pages are current: "queued" or "ready"; the caller commits.
+
+    Processing queues a rendering by itself; this recovers a file processed
+    before previews existed, or one whose job was lost. The job is
+    idempotent, so asking twice costs one skipped job.
+    """
+    row = _file(ctx, case_id, file_id)
+    state = _state(ctx, row)
+    if state.status == "waiting":
+        raise Conflict("the file is not processed yet; submit the case first")
+    if state.status == "none":
+        raise Conflict(f"the file has no pages to show: {state.reason}")
+    if state.status == "ready":
+        return "ready"
+    outbox.add(ctx, [(RENDER_TASK, (row.case_id, row.id, row.run))])
+    return "queued"

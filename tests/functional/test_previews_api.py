@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from exchange import create_app
 from exchange.adapters.blobstores import blob_store
@@ -107,6 +107,8 @@ def test_pages_of_each_view(stack: Stack, client: FlaskClient) -> None:
     assert early.status_code == 202 and early.get_json() == {"status": "rendering"}
     assert early.headers["Retry-After"].isdigit()
     assert client.get(pages, headers=bearer(world.applicant)).get_json()["status"] == "waiting"
+    asked = client.post(pages, headers=bearer(world.applicant))
+    assert asked.status_code == 409 and "not processed" in asked.get_json()["error"]
 
     assert client.post(f"/api/v1/cases/{case_id}/submit", headers=bearer(world.applicant)).status_code == 202
     summary = wait_status(client, pages, world, "ready", stack)
@@ -240,6 +242,17 @@ def test_rendering_is_idempotent_replaces_old_pages_and_follows_a_rerun(
         again = client.get(pages, headers=bearer(world.applicant)).get_json()
         assert again["status"] == "ready" and again["generation"] == first["generation"]
         assert _page_keys(ctx, file_id).isdisjoint(old)
+
+        # A file whose pages are gone (processed before previews existed): the applicant asks for them.
+        ctx.session.execute(delete(PageImage).where(PageImage.file_id == file_id))
+        ctx.session.commit()
+        assert client.get(pages, headers=bearer(world.applicant)).get_json()["status"] == "rendering"
+        for account in (world.supplier, world.outsider):
+            assert client.post(pages, headers=bearer(account)).status_code in (403, 404)
+        asked = client.post(pages, headers=bearer(world.applicant))
+        assert asked.status_code == 202 and asked.headers["Retry-After"].isdigit()
+        assert wait_status(client, pages, world, "ready", stack)["pages"] == 1
+        assert client.post(pages, headers=bearer(world.applicant)).get_json() == {"status": "ready"}
     finally:
         ctx.session.close()
         database.dispose()

@@ -53,6 +53,20 @@ def pages(case_id: str, file_id: str) -> Any:
     return response
 
 
+@bp.post("/cases/<case_id>/files/<file_id>/pages")
+@login_required
+def render(case_id: str, file_id: str) -> Any:
+    ctx = service_context()
+    outcome = previews.request_render(ctx, case_id, file_id)
+    ctx.commit()
+    if outcome == "ready":
+        return jsonify(status="ready")
+    response = jsonify(status="rendering")
+    response.status_code = 202
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
 FILE_ID = {"name": "file_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -166,6 +180,27 @@ def openapi_paths() -> dict[str, Any]:
                     "403": _error("Not the applicant"),
                     "404": _error("Unknown case or file"),
                 },
-            }
+            },
+            "post": {
+                "summary": "Render the file's pages again unless they are current (applicant)",
+                "description": "Processing renders pages by itself; this recovers a file processed before "
+                "previews existed or whose rendering job was lost.",
+                "parameters": [CASE_ID, FILE_ID],
+                "responses": {
+                    "200": {
+                        "description": "The pages are current",
+                        "content": {
+                            "application/json": {
+                                "schema": {"type": "object", "properties": {"status": {"const": "ready"}}}
+                            }
+                        },
+                    },
+                    "202": rendering,
+                    "401": _error("Not authenticated"),
+                    "403": _error("Not the applicant"),
+                    "404": _error("Unknown case or file"),
+                    "409": _error("The file is not processed, or has no pages (video)"),
+                },
+            },
         },
     }

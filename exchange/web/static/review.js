@@ -63,8 +63,15 @@
 
   // ---- rendering state ----------------------------------------------------------
   let marks = [];
+  const opened = Date.now();
+  let asked = false;
   async function loadSummary() {
     const summary = await call("GET", fileApi + "/pages");
+    if (summary.status === "rendering" && !asked && Date.now() - opened > 45000) {
+      // Processing queues the rendering itself; a file from before previews (or a lost job) needs asking.
+      asked = true;
+      call("POST", fileApi + "/pages").catch(() => {});
+    }
     if (summary.status === "rendering" || summary.status === "waiting") {
       if (!pollUntil) pollUntil = Date.now() + 15 * 60 * 1000;
       if (Date.now() < pollUntil) setTimeout(poll, 3000);
