@@ -189,7 +189,8 @@ def openapi_paths() -> dict[str, Any]:
                     "201": _json(
                         "Request recorded", {"type": "object", "properties": {"id": {"type": "string"}}}
                     ),
-                    "400": _error("Empty or too long message, or malformed JSON"),
+                    "400": _error("Malformed JSON"),
+                    "422": _error("Empty or too long message"),
                     "403": _error("Not the case's bureau"),
                     "409": _error("The case is not sealed now (e.g. a supplement is being prepared)"),
                     **denied,
@@ -232,7 +233,8 @@ def openapi_paths() -> dict[str, Any]:
                             "properties": {"case_id": {"type": "string"}, "bureau_status": STATUS},
                         },
                     ),
-                    "400": _error("Unknown status, or malformed JSON"),
+                    "400": _error("Malformed JSON"),
+                    "422": _error("Unknown status"),
                     "403": _error("Not the case's bureau"),
                     "409": _error("The case is not sealed now"),
                     **denied,
