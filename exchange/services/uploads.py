@@ -34,11 +34,12 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
 
-from exchange.domain.errors import Conflict, Forbidden, InvalidInput, TooLarge
+from exchange.domain.errors import Forbidden, InvalidInput, TooLarge
 from exchange.domain.filetypes import sniff_media_type, upload_name
+from exchange.domain.lifecycle import Action
 from exchange.models import CaseFile
 from exchange.services import audit
-from exchange.services.cases import EDITABLE, get_case
+from exchange.services.cases import get_case, require_action
 from exchange.services.context import ServiceContext
 
 SNIFF_BYTES = 8192
@@ -208,8 +209,7 @@ def _authorise(ctx: ServiceContext, case_id: str) -> Any:
     if actor.role != "applicant":
         raise Forbidden("only applicants can do this")
     case = get_case(ctx, case_id)
-    if case.status not in EDITABLE:
-        raise Conflict(f"the case is {case.status}; it can no longer be changed")
+    require_action(ctx, case, Action.UPLOAD)
     count = ctx.session.scalar(select(func.count()).where(CaseFile.case_id == case.id)) or 0
     if count >= ctx.settings.max_files_per_case:
         raise InvalidInput(f"a case holds at most {ctx.settings.max_files_per_case} files")
