@@ -143,6 +143,15 @@ def _stored(ctx: ServiceContext, case: Case) -> tuple[str, int | None]:
     return version.source_text, version.version
 
 
+def _as_form(text: str) -> tuple[PolicyFields, str | None]:
+    """The stored policy as a form; a text today's loader refuses (saved under older rules)
+    is shown in the advanced tab with the reason, next to an empty form."""
+    try:
+        return form_from_document(load_policy(text).document, cases.RECIPIENTS), None
+    except PolicyError as exc:
+        return form_from_document(load_policy(DEFAULT_POLICY).document, cases.RECIPIENTS), exc.message
+
+
 def _render(
     case: Case,
     fields: PolicyFields,
@@ -194,8 +203,16 @@ def policy_page(case_id: str) -> Any:
     ctx = service_context()
     case = _applicant_case(ctx, case_id)
     text, version = _stored(ctx, case)
-    fields = form_from_document(load_policy(text).document, cases.RECIPIENTS)
-    return _render(case, fields, yaml_text=text, version=version, refusal=_refusal(ctx, case))
+    fields, problem = _as_form(text)
+    return _render(
+        case,
+        fields,
+        yaml_text=text,
+        version=version,
+        refusal=_refusal(ctx, case),
+        yaml_error=problem,
+        tab="yaml" if problem else "form",
+    )
 
 
 @bp.post("/cases/<case_id>/policy")
@@ -206,15 +223,15 @@ def save_policy(case_id: str) -> Any:
     text, version = _stored(ctx, case)
     refusal = _refusal(ctx, case)
     if refusal is not None:
-        stored = form_from_document(load_policy(text).document, cases.RECIPIENTS)
+        stored, _problem = _as_form(text)
         return _render(case, stored, yaml_text=text, version=version, refusal=refusal, status=409)
     if request.form.get("editor") == "yaml":
         return _save_text(ctx, case, text, version)
     fields, errors = fields_from_form(request.form.to_dict(flat=False), cases.RECIPIENTS)
-    shown = form_from_document(load_policy(text).document, cases.RECIPIENTS)
+    shown, problem = _as_form(text)
     saved = None
     # An unchanged form leaves the stored text alone: its comments and layout stay.
-    if not errors and (version is None or fields != shown):
+    if not errors and (version is None or problem is not None or fields != shown):
         try:
             saved = cases.set_policy(ctx, case.id, policy_text(document_from_form(fields)))
         except PolicyError as exc:
@@ -255,7 +272,7 @@ def _save_text(ctx: ServiceContext, case: Case, stored_text: str, version: int |
         saved = cases.set_policy(ctx, case.id, text)
     except PolicyError as exc:
         ctx.session.rollback()
-        fields = form_from_document(load_policy(stored_text).document, cases.RECIPIENTS)
+        fields, _problem = _as_form(stored_text)
         return _render(
             case,
             fields,

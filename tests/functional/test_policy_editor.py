@@ -19,12 +19,14 @@ import pytest
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from exchange import create_app
 from exchange.domain.detection import load_policy
+from exchange.models import PolicyVersion
 from tests.conftest import Stack
 from tests.corpus.office_xlsx import convert
-from tests.functional.accounts_flow import csrf_token, sign_in
+from tests.functional.accounts_flow import csrf_token, operator, sign_in
 from tests.functional.sealed_case import extra_account, seal_case
 from tests.seed import World, bearer, new_case, seed_world
 
@@ -401,3 +403,34 @@ def test_customer_columns_offer_the_headers(app: Flask, world: World, tmp_path: 
     spec = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "/policy/pattern-test" in spec and "/policy/customer-columns" in spec
     assert yaml.safe_dump(spec)  # the document stays serialisable
+
+
+def test_a_stored_policy_todays_loader_refuses_opens_in_the_advanced_tab(
+    app: Flask, world: World, stack: Stack
+) -> None:
+    case_id = new_case(app.test_client(), world, "Old rules", STARTING_POLICY)
+    # As if saved under older, looser rules: a type the loader no longer knows.
+    old = STARTING_POLICY.replace("PERSON", "NATIONAL_ID")
+    with operator(stack.settings) as ctx:
+        first = ctx.session.scalar(select(PolicyVersion).where(PolicyVersion.case_id == case_id))
+        assert first is not None
+        ctx.session.add(
+            PolicyVersion(
+                case_id=case_id,
+                version=2,
+                content_hash="0" * 64,
+                source_text=old,
+                created_by_id=first.created_by_id,
+            )
+        )
+    client = signed_in(app, world.applicant.email)
+    res = client.get(f"/cases/{case_id}/policy")
+    html = res.get_data(as_text=True)
+    assert res.status_code == 200 and 'data-tab="yaml"' in html
+    assert 'id="err-yaml"' in html and "unknown entity type &#39;NATIONAL_ID&#39;" in html
+    assert "redact: [CUSTOMER, NATIONAL_ID]" in html, "the stored text is shown to be fixed"
+    # Saving the form replaces it with a valid version.
+    data = form_of(html)
+    data["customers"] = ["Kestrel Dynamics GmbH"]
+    assert post_form(client, case_id, data).status_code == 302
+    assert api_policy(app, world, case_id)["version"] == 3
