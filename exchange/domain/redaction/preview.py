@@ -46,6 +46,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -180,6 +181,8 @@ def _render_all(
     sources: list[ViewSource], converted: dict[str, Path | str], limits: PreviewLimits
 ) -> dict[str, Rendering]:
     out: dict[str, Rendering] = {}
+    # Marks read by OCR get half the time: past it pages still render, without marks.
+    ocr_until = time.monotonic() + limits.seconds / 2
     for source in sources:
         reason = previewable(source.media_type)
         if reason:
@@ -190,11 +193,11 @@ def _render_all(
             if isinstance(pdf, str):
                 out[source.view] = Rendering(reason=pdf)
             elif pdf is not None:
-                out[source.view] = render_pdf(pdf, limits, source.terms)
+                out[source.view] = render_pdf(pdf, limits, source.terms, ocr_until=ocr_until)
             elif source.media_type == PDF:
-                out[source.view] = render_pdf(source.path, limits, source.terms)
+                out[source.view] = render_pdf(source.path, limits, source.terms, ocr_until=ocr_until)
             else:
-                out[source.view] = render_image(source.path, limits, source.terms)
+                out[source.view] = render_image(source.path, limits, source.terms, ocr_until=ocr_until)
         except DomainError as exc:
             out[source.view] = Rendering(reason=exc.message)
     return out
@@ -203,7 +206,9 @@ def _render_all(
 # -- PDF -----------------------------------------------------------------------
 
 
-def render_pdf(path: Path, limits: PreviewLimits, terms: Sequence[Term] = ()) -> Rendering:
+def render_pdf(
+    path: Path, limits: PreviewLimits, terms: Sequence[Term] = (), *, ocr_until: float | None = None
+) -> Rendering:
     """The first ``max_pages`` pages of a PDF as PNG, with marks for ``terms``."""
     _check_size(path, limits)
     try:
@@ -217,7 +222,7 @@ def render_pdf(path: Path, limits: PreviewLimits, terms: Sequence[Term] = ()) ->
         for index in range(min(count, limits.max_pages)):
             page = document[index]
             try:
-                rendering.pages.append(_render_pdf_page(page, index + 1, limits, wanted))
+                rendering.pages.append(_render_pdf_page(page, index + 1, limits, wanted, ocr_until))
             finally:
                 page.close()
     except pdfium.PdfiumError:
@@ -228,7 +233,7 @@ def render_pdf(path: Path, limits: PreviewLimits, terms: Sequence[Term] = ()) ->
 
 
 def _render_pdf_page(
-    page: Any, number: int, limits: PreviewLimits, terms: list[tuple[str, Term]]
+    page: Any, number: int, limits: PreviewLimits, terms: list[tuple[str, Term]], ocr_until: float | None
 ) -> RenderedPage:
     width, height = page.get_size()  # rotated size: what a viewer shows
     if width <= 0 or height <= 0:
@@ -247,7 +252,7 @@ def _render_pdf_page(
         if scanned:
             # No text layer: a scan. Its words are read from pixels, at twice the preview's size.
             hires = page.render(scale=scale * 2, may_draw_forms=True).to_pil()
-            marks = _ocr_marks(hires, terms, limits)
+            marks = _ocr_marks(hires, terms, limits, ocr_until)
     return _page(number, image, limits, marks)
 
 
@@ -287,7 +292,9 @@ def _to_fractions(page: Any, a: tuple[float, float], b: tuple[float, float]) -> 
 # -- images --------------------------------------------------------------------
 
 
-def render_image(path: Path, limits: PreviewLimits, terms: Sequence[Term] = ()) -> Rendering:
+def render_image(
+    path: Path, limits: PreviewLimits, terms: Sequence[Term] = (), *, ocr_until: float | None = None
+) -> Rendering:
     """Every frame (TIFF pages) of an image as a page, upright and downscaled."""
     _check_size(path, limits)
     try:
@@ -311,7 +318,7 @@ def render_image(path: Path, limits: PreviewLimits, terms: Sequence[Term] = ()) 
                 image.load()
                 upright = ImageOps.exif_transpose(image)
                 frame = _flat(upright)
-                marks = _ocr_marks(frame, wanted, limits) if wanted else []
+                marks = _ocr_marks(frame, wanted, limits, ocr_until) if wanted else []
                 frame.thumbnail((limits.long_side, limits.long_side), Image.Resampling.LANCZOS)
                 rendering.pages.append(_page(index + 1, frame, limits, marks))
             return rendering
@@ -339,17 +346,20 @@ def _flat(image: Image.Image) -> Image.Image:
 
 
 def _ocr_marks(
-    image: Image.Image, terms: list[tuple[str, Term]], limits: PreviewLimits
+    image: Image.Image, terms: list[tuple[str, Term]], limits: PreviewLimits, ocr_until: float | None = None
 ) -> list[dict[str, Any]]:
-    """Marks from OCR word boxes; none when OCR cannot run (marks are a reading aid, not a check)."""
-    if not terms or not limits.ocr_languages:
+    """Marks from OCR word boxes; none when OCR cannot run or its time is up (marks are a reading aid)."""
+    timeout = limits.ocr_timeout
+    if ocr_until is not None:
+        timeout = min(timeout, ocr_until - time.monotonic())
+    if not terms or not limits.ocr_languages or timeout < 1:
         return []
     if max(image.size) > _OCR_LONG_SIDE:
         # Marks are fractions, so a smaller copy reads to the same places, and much faster.
         image = image.copy()
         image.thumbnail((_OCR_LONG_SIDE, _OCR_LONG_SIDE), Image.Resampling.LANCZOS)
     try:
-        result = ocr_image(image, languages=limits.ocr_languages, timeout=limits.ocr_timeout)
+        result = ocr_image(image, languages=limits.ocr_languages, timeout=timeout)
     except UnsupportedFile:
         return []
     width, height = result.size
