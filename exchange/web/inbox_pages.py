@@ -96,7 +96,7 @@ def request_information(case_id: str) -> Any:
         ctx.commit()
     except DomainError as exc:
         ctx.session.rollback()
-        if exc.status == 404:
+        if exc.status in (403, 404):
             raise
         flash(_("Not sent: %(reason)s", reason=exc.message), "error")
         return _back_to_inbox(case_id)
@@ -113,7 +113,7 @@ def set_status(case_id: str) -> Any:
         ctx.commit()
     except DomainError as exc:
         ctx.session.rollback()
-        if exc.status == 404:
+        if exc.status in (403, 404):
             raise
         flash(_("Not changed: %(reason)s", reason=exc.message), "error")
         return _back_to_inbox(case_id)

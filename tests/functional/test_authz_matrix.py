@@ -69,6 +69,18 @@ TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
     "PUT api_v1.put_policy": OWNER,
     "GET api_v1.get_policy": OWNER,
     "POST api_v1.import_customers": OWNER,
+    # the exchange after sealing: a recipient sees a case it received bundles for; the bureau
+    # asks and sets the status; request messages are the applicant's and the bureau's only
+    "GET api_bureau.inbox": frozenset({"supplier", "other_supplier", "bureau"}),
+    "GET inbox_pages.inbox": frozenset({"supplier", "other_supplier", "bureau"}),
+    "POST api_bureau.request_information": frozenset({"bureau"}),
+    "POST inbox_pages.request_information": frozenset({"bureau"}),
+    "GET api_bureau.information_requests": frozenset({"applicant", "bureau"}),
+    "PUT api_bureau.bureau_status": frozenset({"bureau"}),
+    "POST inbox_pages.set_status": frozenset({"bureau"}),
+    "POST api_bureau.supplement": OWNER,
+    "POST inbox_pages.start_supplement": OWNER,
+    "GET api_bureau.versions": frozenset({"applicant", "supplier", "bureau"}),
     # the review (decisions, boxes, selections, declared terms): the case's applicant only;
     # on the sealed case the owner's changes answer 409, which proves authorization let it in
     "PATCH api_review.decide_finding": OWNER,
@@ -148,6 +160,11 @@ def _body(endpoint: str) -> dict[str, Any]:
             "data": {"file": (io.BytesIO(b"name\nAcme\n"), "c.csv")},
             "content_type": MULTIPART,
         }
+    # invalid on purpose (422 for the caller let in): the matrix must not change the case's state
+    if endpoint == "api_bureau.request_information":
+        return {"json": {"message": ""}}
+    if endpoint == "api_bureau.bureau_status":
+        return {"json": {"status": "matrix"}}
     if endpoint == "api_v1.put_policy":
         return {"data": "version: 1\nname: x\n", "content_type": "application/yaml"}
     if endpoint == "pages.case_list":
