@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -298,7 +299,9 @@ def test_random_headers_and_json_bodies_on_every_route(target: Target) -> None:
     def fuzz(operation: tuple[str, str], body: object, extra: dict[str, str], authorization: str) -> None:
         target.errors.clear()
         method, template = operation
-        path = API + template.format(case_id=target.case_id, file_id="0", bundle_id="0", token_id="0")
+        # Every id but the case's is one nobody has; a new route's placeholders are filled alike.
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        path = API + template.format(**dict.fromkeys(names, "0") | {"case_id": target.case_id})
         headers = {"Content-Type": "application/json", **extra, "Authorization": authorization}
         res = target.client.open(path, method=method, data=json.dumps(body), headers=headers)
         check_response(res, path, token, target)
