@@ -1,7 +1,9 @@
 """Page previews: render a processed file's pages per view, and serve them to the applicant.
 
 Rendering runs on workers (task ``exchange.render_pages``), queued through the
-outbox in the commit that settles a processed file. Views are "original"
+outbox in the commit that settles a file the engine could read (processed, or
+failed because a recipient's copy was withheld: its original and the other
+copies are what the applicant needs to fix it). Views are "original"
 and each recipient; each view's pages are PNG blobs in the (encrypted at
 rest) blob store, pointed at by ``page_images`` rows.
 
@@ -67,6 +69,9 @@ ORIGINAL = "original"
 VIEWS = (ORIGINAL, *RECIPIENTS)
 #: the page number of a view's summary row
 SUMMARY = 0
+#: file states whose outputs are final for its run: "failed" too, when some recipient's copy
+#: was withheld (a leak) and the applicant needs the pages to fix it
+SETTLED = ("processed", "failed")
 
 
 def preview_limits(settings: Settings) -> PreviewLimits:
@@ -108,7 +113,13 @@ class _Rendered:
 def render_pages(ctx: ServiceContext, case_id: str, file_id: str, run: int) -> str:
     """Render the file's views and store them; "skipped" when outdated or already current."""
     row = ctx.session.get(CaseFile, file_id)
-    if row is None or row.case_id != case_id or row.run != run or row.status != "processed":
+    if (
+        row is None
+        or row.case_id != case_id
+        or row.run != run
+        or row.status not in SETTLED
+        or not row.outputs
+    ):
         return "skipped"
     current = generation(row)
     done = _original_summary(ctx, file_id)
@@ -314,9 +325,9 @@ class PageState:
 
 
 def _state(ctx: ServiceContext, row: CaseFile) -> PageState:
-    if row.status != "processed":
+    if not row.outputs:
         if row.status == "failed":
-            return PageState("none", "the file was not processed: " + (row.error or "it failed"))
+            return PageState("none", "the file could not be read: " + (row.error or "it failed"))
         return PageState("waiting", "the file is not processed yet")
     reason = previewable(row.media_type)
     if reason:
@@ -329,6 +340,8 @@ def _state(ctx: ServiceContext, row: CaseFile) -> PageState:
     }
     original = summaries.get(ORIGINAL)
     if original is None or _summary(original).get("generation") != generation(row):
+        if row.status not in SETTLED:
+            return PageState("waiting", "the file is being processed")
         return PageState("rendering", "the pages are being rendered")
     info = _summary(original)
     if info.get("status") == "failed":
