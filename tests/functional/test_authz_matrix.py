@@ -69,6 +69,13 @@ TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
     "PUT api_v1.put_policy": OWNER,
     "GET api_v1.get_policy": OWNER,
     "POST api_v1.import_customers": OWNER,
+    # the applicant's case page (issue 10): approve summary and confirmation, archive, organisations
+    "GET pages.approve_page": OWNER,
+    "POST pages.approve_confirmed": OWNER,
+    "GET api_v1.approval_summary": OWNER,
+    "POST api_v1.archive_case": OWNER,
+    "POST api_v1.unarchive_case": OWNER,
+    "GET api_v1.organisations": APPLICANTS,
     # the exchange after sealing: a recipient sees a case it received bundles for; the bureau
     # asks and sets the status; request messages are the applicant's and the bureau's only
     "GET api_bureau.inbox": frozenset({"supplier", "other_supplier", "bureau"}),

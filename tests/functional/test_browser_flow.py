@@ -39,8 +39,8 @@ def test_applicant_uploads_and_approves_then_supplier_downloads(stack: Stack, tm
         sign_in(page, base, world.applicant.email, PASSWORD)
         expect(page).to_have_url(f"{base}/cases")
         page.fill("#new-case input[name=title]", "Magnets for loudspeakers")
-        page.fill("#new-case input[name=supplier_org]", world.supplier.org)
-        page.fill("#new-case input[name=bureau_org]", world.bureau.org)
+        page.select_option("#new-case select[name=supplier_org]", world.supplier.org)
+        page.select_option("#new-case select[name=bureau_org]", world.bureau.org)
         page.click("#new-case button[type=submit]")
         expect(page.locator("h1")).to_have_text("Magnets for loudspeakers")
 
@@ -63,15 +63,18 @@ def test_applicant_uploads_and_approves_then_supplier_downloads(stack: Stack, tm
         expect(page.locator("#files tbody tr")).to_have_count(3)
 
         page.click("#submit-case")
-        expect(page.locator("#case-status")).to_have_text("review", timeout=180_000)
+        expect(page.locator("#case-status")).to_have_attribute("data-status", "review", timeout=180_000)
         # Per recipient: OCR and review facts from the engine report (text files need no OCR).
         supplier_output = page.locator("#files .output[data-recipient=supplier] .output-ocr").first
         expect(supplier_output).to_have_text("no OCR")
         expect(page.locator("#file-input")).to_have_attribute("accept", re.compile(r"\.pdf.*\.heic"))
         page.locator("#files details summary").first.click()
         expect(page.locator("#files .findings li").first).to_be_visible()
+        # Approving goes through the summary and an explicit confirmation.
         page.click("#approve-case")
-        expect(page.locator("#case-status")).to_have_text("sealed", timeout=120_000)
+        page.check("#approve-confirm")
+        page.click("#approve-submit")
+        expect(page.locator("#case-status")).to_have_attribute("data-status", "sealed", timeout=120_000)
         sign_out(page)
 
         sign_in(page, base, world.supplier.email, PASSWORD)

@@ -451,7 +451,7 @@ def case_page_paths() -> dict[str, Any]:
                         "Organisations by name",
                         {"type": "object", "properties": {"organisations": {"type": "array", "items": org}}},
                     ),
-                    **_errors(400, 401, 403),
+                    **_errors(401, 403, 422),
                 },
             },
         },

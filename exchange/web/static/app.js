@@ -1,12 +1,44 @@
-// Case page behaviour: uploads with per-file progress, policy, submit, approve,
-// and live status. Builds DOM with textContent only: server data is never HTML.
+// Case page behaviour: uploads with per-file progress, policy, submit, archive, live
+// progress and the approve confirmation. Server data is written with textContent only;
+// the one exception is swapRegions, which moves this same page's server-rendered (escaped)
+// regions from a fresh copy parsed inert by DOMParser, never data from the JSON API.
 (function () {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  // ---- approve page: the button waits for the explicit confirmation ------------------------
+  const approveForm = document.getElementById("approve-form");
+  if (approveForm) {
+    const tick = document.getElementById("approve-confirm");
+    const go = document.getElementById("approve-submit");
+    const sync = () => { go.disabled = !tick.checked; };
+    tick.addEventListener("change", sync);
+    sync();
+  }
+
   const caseEl = document.getElementById("case");
   if (!caseEl) return;
   const caseId = caseEl.dataset.caseId;
   const api = "/api/v1/cases/" + encodeURIComponent(caseId);
+  let M = {};
+  try { M = JSON.parse(caseEl.dataset.messages || "{}"); } catch (e) { M = {}; }
+
+  // "%(name)s" placeholders, as the server's catalogue writes them.
+  function t(key, params) {
+    const text = M[key] || key;
+    return text.replace(/%\((\w+)\)s/g, (all, name) => (params && name in params ? String(params[name]) : all));
+  }
+
+  // Same rule as the server's filesize filter: 1 KB = 1024 B, one decimal.
+  function fileSize(bytes) {
+    const n = Number(bytes) || 0;
+    if (n < 1024) return n + " B";
+    const units = [["KB", 1024], ["MB", 1024 * 1024], ["GB", 1024 * 1024 * 1024]];
+    for (const [unit, scale] of units) {
+      if (Number((n / scale).toFixed(1)) < 1024 || unit === "GB") return (n / scale).toFixed(1) + " " + unit;
+    }
+    return n + " B";
+  }
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
@@ -27,125 +59,233 @@
 
   function say(id, text, isError) {
     const node = document.getElementById(id);
+    if (!node) return;
     node.textContent = text;
     node.className = isError ? "error" : "ok";
   }
 
-  // ---- uploads -------------------------------------------------------------
-  const list = document.getElementById("uploads");
-  function upload(file) {
-    const item = el("li", null, "upload");
-    const bar = el("progress");
-    bar.max = 100; bar.value = 0;
-    const status = el("span", "uploading…", "upload-status");
-    item.append(el("span", file.name, "upload-name"), bar, status);
-    list.append(item);
-    const form = new FormData();
-    form.append("file", file, file.name);
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", api + "/files");
-    xhr.setRequestHeader("X-CSRFToken", csrf);
-    xhr.setRequestHeader("Accept", "application/json");
-    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = Math.round(100 * e.loaded / e.total); };
-    xhr.onload = () => {
-      let data = {};
-      try { data = JSON.parse(xhr.responseText); } catch (e) { data = {}; }
-      if (xhr.status === 201) {
-        bar.value = 100; status.textContent = "uploaded"; item.classList.add("done");
-        refresh();
-      } else {
-        status.textContent = data.error || ("failed (" + xhr.status + ")");
-        item.classList.add("failed");
-      }
-    };
-    xhr.onerror = () => { status.textContent = "network error"; item.classList.add("failed"); };
-    xhr.send(form);
+  // A message belongs to the state it was written in: a new state clears them all.
+  function clearMessages() {
+    ["action-message", "policy-message"].forEach((id) => { const n = document.getElementById(id); if (n) n.textContent = ""; });
+    document.querySelectorAll("main .flash").forEach((n) => n.remove());
   }
-  const input = document.getElementById("file-input");
-  input.addEventListener("change", () => { Array.from(input.files).forEach(upload); input.value = ""; });
-  const drop = document.getElementById("dropzone");
-  ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
-  ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.remove("over"); }));
-  drop.addEventListener("drop", (e) => Array.from(e.dataTransfer.files).forEach(upload));
 
-  // ---- policy, submit, approve ---------------------------------------------
-  document.getElementById("save-policy").addEventListener("click", async () => {
+  let current = { status: caseEl.dataset.status, actions: [] };
+  const can = (action) => (current.actions || []).indexOf(action) >= 0;
+
+  // ---- uploads -------------------------------------------------------------------------------
+  function uploadItem(file) {
+    const item = el("li", null, "upload");
+    const bar = el("progress", null, "upload-bar");
+    bar.max = 100; bar.value = 0;
+    bar.setAttribute("aria-label", file.name);
+    const status = el("span", t("uploading"), "upload-status");
+    item.append(el("span", file.name, "upload-name"), el("span", fileSize(file.size), "upload-size hint"), bar, status);
+    document.getElementById("uploads").append(item);
+    return { item, bar, status };
+  }
+
+  function multipart(file, onProgress) {
+    return new Promise((resolve, reject) => {
+      const form = new FormData();
+      form.append("file", file, file.name);
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", api + "/files");
+      xhr.setRequestHeader("X-CSRFToken", csrf);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded, e.total); };
+      xhr.onload = () => {
+        let data = {};
+        try { data = JSON.parse(xhr.responseText); } catch (e) { data = {}; }
+        if (xhr.status === 201) resolve(data.id);
+        else reject(new Error(data.error || ("HTTP " + xhr.status)));
+      };
+      xhr.onerror = () => reject(new Error(t("network_error")));
+      xhr.send(form);
+    });
+  }
+
+  async function upload(file) {
+    const { item, bar, status } = uploadItem(file);
+    const progress = (loaded, total) => {
+      const pct = total ? Math.round(100 * loaded / total) : 0;
+      bar.value = pct;
+      status.textContent = t("uploading") + " " + pct + "%";
+    };
+    // Large files go in resumable parts (resumable.js), small ones in one request.
+    const resumable = window.sxResumable;
     try {
-      const data = await call("PUT", api + "/policy", document.getElementById("policy-text").value, "application/yaml");
-      document.getElementById("policy-version").textContent = data.version;
-      say("policy-message", "Saved as version " + data.version + ".");
-      refresh();
-    } catch (e) { say("policy-message", e.message, true); }
+      if (resumable && file.size > resumable.PART_BYTES) await resumable.upload(file, caseId, csrf, progress);
+      else await multipart(file, progress);
+      bar.value = 100;
+      status.textContent = t("uploaded");
+      item.classList.add("done");
+      return true;
+    } catch (e) {
+      status.textContent = t("upload_failed", { reason: e.message });
+      item.classList.add("failed");
+      bar.setAttribute("aria-invalid", "true");
+      return false;
+    }
+  }
+
+  async function uploadAll(files) {
+    if (!files.length) return;
+    const wasReview = current.status === "review";
+    if (wasReview && !window.confirm(t("confirm_upload_in_review"))) return;
+    const results = await Promise.all(files.map(upload));
+    if (results.some(Boolean)) {
+      await refresh();
+      if (wasReview) say("action-message", t("back_to_draft"));
+    }
+  }
+
+  function pickFiles() {
+    const input = document.getElementById("file-input");
+    if (input) input.click();
+  }
+
+  document.addEventListener("change", (e) => {
+    if (e.target && e.target.id === "file-input") {
+      const files = Array.from(e.target.files);
+      e.target.value = "";
+      uploadAll(files);
+    }
   });
-  document.getElementById("import-customers").addEventListener("click", async () => {
-    const file = document.getElementById("customers-file").files[0];
-    if (!file) { say("policy-message", "Choose a CSV or XLSX file first.", true); return; }
-    const form = new FormData();
-    form.append("file", file, file.name);
-    form.append("column", document.getElementById("customers-column").value);
-    try {
-      const data = await call("POST", api + "/policy/customers", form);
-      const policy = await call("GET", api + "/policy");
-      document.getElementById("policy-text").value = policy.text;
-      document.getElementById("policy-version").textContent = data.version;
-      say("policy-message", data.added + " customer(s) added; saved as version " + data.version + ".");
-    } catch (e) { say("policy-message", e.message, true); }
+  document.addEventListener("keydown", (e) => {
+    if (e.target && e.target.id === "dropzone" && (e.key === "Enter" || e.key === " ")) {
+      e.preventDefault();
+      pickFiles();
+    }
   });
-  document.getElementById("submit-case").addEventListener("click", async () => {
-    try { await call("POST", api + "/submit"); say("action-message", "Submitted; processing runs in the background."); refresh(); }
-    catch (e) { say("action-message", e.message, true); }
-  });
-  document.getElementById("approve-case").addEventListener("click", async () => {
-    try { await call("POST", api + "/approve"); say("action-message", "Approved; bundles are being sealed."); refresh(); }
-    catch (e) { say("action-message", e.message, true); }
+  const zoneOf = (e) => (e.target && e.target.closest ? e.target.closest("#dropzone") : null);
+  ["dragenter", "dragover"].forEach((type) => document.addEventListener(type, (e) => {
+    const zone = zoneOf(e);
+    if (zone) { e.preventDefault(); zone.classList.add("over"); }
+  }));
+  document.addEventListener("dragleave", (e) => { const zone = zoneOf(e); if (zone) zone.classList.remove("over"); });
+  document.addEventListener("drop", (e) => {
+    const zone = zoneOf(e);
+    if (!zone) return;
+    e.preventDefault();
+    zone.classList.remove("over");
+    uploadAll(Array.from(e.dataTransfer.files));
   });
 
-  // ---- live status ------------------------------------------------------------
-  // Findings are paged from their own endpoint, on demand: a case may hold hundreds of thousands.
+  // ---- buttons (delegated: the regions holding them are swapped when the state changes) ------
+  async function act(run) {
+    try { const message = await run(); await refresh(); if (message) say("action-message", message); }
+    catch (e) { say("action-message", e.message, true); }
+  }
+
+  document.addEventListener("click", async (e) => {
+    const target = e.target && e.target.closest ? e.target.closest("button, #dropzone") : null;
+    if (!target) return;
+    switch (target.id) {
+      case "dropzone": pickFiles(); break;
+      case "submit-case": act(async () => { await call("POST", api + "/submit"); return t("submitted"); }); break;
+      case "archive-case":
+        if (window.confirm(t("confirm_archive"))) act(async () => { await call("POST", api + "/archive"); return t("archived"); });
+        break;
+      case "unarchive-case": act(async () => { await call("POST", api + "/unarchive"); return t("unarchived"); }); break;
+      case "save-policy":
+        try {
+          const data = await call("PUT", api + "/policy", document.getElementById("policy-text").value, "application/yaml");
+          document.getElementById("policy-version").textContent = data.version;
+          await refresh();
+          say("policy-message", t("policy_saved", { version: data.version }));
+        } catch (err) { say("policy-message", err.message, true); }
+        break;
+      case "import-customers": {
+        const file = document.getElementById("customers-file").files[0];
+        if (!file) { say("policy-message", t("choose_customers"), true); break; }
+        const form = new FormData();
+        form.append("file", file, file.name);
+        form.append("column", document.getElementById("customers-column").value);
+        try {
+          const data = await call("POST", api + "/policy/customers", form);
+          const policy = await call("GET", api + "/policy");
+          document.getElementById("policy-text").value = policy.text;
+          document.getElementById("policy-version").textContent = data.version;
+          await refresh();
+          say("policy-message", t("customers_added", { added: data.added, version: data.version }));
+        } catch (err) { say("policy-message", err.message, true); }
+        break;
+      }
+      default: break;
+    }
+  });
+
+  // ---- files ----------------------------------------------------------------------------------
+  function percent(value) {
+    return value === null || value === undefined ? "n/a" : Math.round(Number(value)) + "%";
+  }
+
+  // Findings grouped by type, then by term, with counts: one line per term, not per occurrence.
   function renderFindings(file) {
     const cell = el("td");
-    const total = file.findings_total || 0;
-    if (file.status !== "processed" && file.status !== "failed") { cell.textContent = "—"; return cell; }
+    if (file.status !== "processed") { cell.textContent = "—"; return cell; }
+    const counts = file.finding_counts || {};
+    const kinds = Object.keys(counts).sort();
+    const summary = el("ul", null, "counts");
+    kinds.forEach((k) => { const li = el("li"); li.append(el("span", k, "type"), document.createTextNode(" " + counts[k])); summary.append(li); });
+    cell.append(summary);
+    const review = el("a", t("review"), "review-link");
+    review.href = "/cases/" + encodeURIComponent(caseId) + "/review?file=" + encodeURIComponent(file.id);
+    cell.append(review);
+    if (!file.findings_total) return cell;
     const details = el("details");
-    const kinds = Object.keys(file.finding_counts || {}).sort()
-      .map((k) => k + " " + file.finding_counts[k]).join(", ");
-    details.append(el("summary", total + " finding" + (total === 1 ? "" : "s") + (kinds ? " (" + kinds + ")" : "")));
-    const ul = el("ul", null, "findings");
-    const more = el("button", "Show more findings");
+    details.append(el("summary", t("show_terms") + " (" + t("findings", { count: file.findings_total }) + ")"));
+    const groups = el("ul", null, "findings");
+    const more = el("button", t("more_findings"), "link");
     more.type = "button";
+    more.hidden = true;
+    const terms = new Map();
     let cursor = null;
     let loaded = false;
+    function draw() {
+      const byType = new Map();
+      terms.forEach((term) => {
+        if (!byType.has(term.type)) byType.set(term.type, []);
+        byType.get(term.type).push(term);
+      });
+      groups.replaceChildren();
+      Array.from(byType.keys()).sort().forEach((type) => {
+        const li = el("li", null, "finding-group");
+        const list = byType.get(type).sort((a, b) => b.count - a.count || a.text.localeCompare(b.text));
+        li.append(el("strong", type), document.createTextNode(" " + list.reduce((n, x) => n + x.count, 0)));
+        const ul = el("ul", null, "terms");
+        list.forEach((term) => {
+          const item = el("li", null, "term");
+          item.append(el("mark", term.text), document.createTextNode(" " + t("times", { count: term.count })));
+          const decided = Object.keys(term.decisions).sort().map((r) => r + ": " + term.decisions[r]).join(", ");
+          if (decided) item.append(el("span", " · " + decided, "decision"));
+          ul.append(item);
+        });
+        li.append(ul);
+        groups.append(li);
+      });
+    }
     async function page() {
-      const query = "?file=" + encodeURIComponent(file.id) + "&limit=200" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
+      const query = "?file=" + encodeURIComponent(file.id) + "&limit=500" + (cursor ? "&cursor=" + encodeURIComponent(cursor) : "");
       const data = await call("GET", api + "/findings" + query);
       data.findings.forEach((f) => {
-        const li = el("li");
-        li.append(el("strong", f.entity_type), document.createTextNode(" “"), el("mark", f.text),
-          document.createTextNode("” score " + Number(f.score).toFixed(2) + (f.page ? " · page " + f.page : "")));
-        if (f.explanation) li.append(el("div", f.explanation, "hint"));
-        if (f.suggestion) li.append(el("div", "suggestion: an undeclared name found by NER; review it", "hint"));
-        const decisions = f.decisions || {};
-        const reasons = f.reasons || {};
-        Object.keys(decisions).forEach((r) => {
-          li.append(el("div", r + ": " + decisions[r] + (reasons[r] ? " — " + reasons[r] : ""), "decision decision-" + decisions[r]));
-        });
-        ul.append(li);
+        const key = f.entity_type + "\u0000" + f.text;
+        const term = terms.get(key) || { type: f.entity_type, text: f.text, count: 0, decisions: f.decisions || {} };
+        term.count += 1;
+        terms.set(key, term);
       });
       cursor = data.next_cursor;
       more.hidden = !cursor;
+      draw();
     }
     details.addEventListener("toggle", () => {
-      if (details.open && !loaded && total) { loaded = true; page().catch(() => { loaded = false; }); }
+      if (details.open && !loaded) { loaded = true; page().catch(() => { loaded = false; }); }
     });
-    more.hidden = true;
     more.addEventListener("click", () => { page().catch(() => {}); });
-    details.append(ul, more);
+    details.append(groups, more);
     cell.append(details);
     return cell;
-  }
-
-  function percent(value) {
-    return value === null || value === undefined ? "n/a" : Math.round(Number(value)) + "%";
   }
 
   // What each recipient gets: its file name, OCR and confidence, review flags, withheld reason.
@@ -153,72 +293,119 @@
     const cell = el("td");
     const outputs = file.outputs || {};
     const recipients = Object.keys(outputs).sort();
-    if (!recipients.length) { cell.textContent = "—"; return cell; }
+    // A file queued again shows no outputs: they belong to the previous run.
+    if (!recipients.length || (file.status !== "processed" && file.status !== "failed")) { cell.textContent = "—"; return cell; }
     recipients.forEach((r) => {
       const o = outputs[r];
       const box = el("div", null, "output output-" + o.status);
       box.dataset.recipient = r;
-      box.append(el("strong", r), document.createTextNode(": " + o.status));
-      if (o.name && o.name !== file.name) box.append(el("div", "shown as “" + o.name + "”", "hint output-name"));
+      box.append(el("strong", r), document.createTextNode(": " + t("state_" + o.status)));
+      if (o.name && o.name !== file.name) box.append(el("div", t("shown_as", { name: o.name }), "hint output-name"));
       const ocr = o.ocr || {};
       const ocrText = ocr.used
-        ? "OCR: " + ocr.images + " image" + (ocr.images === 1 ? "" : "s") + ", confidence mean " + percent(ocr.mean_confidence) +
-          ", lowest " + percent(ocr.min_confidence) + (ocr.low_confidence_images ? ", " + ocr.low_confidence_images + " low" : "")
-        : "no OCR";
+        ? t("ocr", { images: ocr.images, mean: percent(ocr.mean_confidence), low: percent(ocr.min_confidence) })
+        : t("no_ocr");
       box.append(el("div", ocrText, "hint output-ocr" + (ocr.low_confidence_images ? " review" : "")));
       if (o.needs_review) {
         const reasons = (o.review_reasons || []).join("; ");
-        box.append(el("div", "needs review" + (reasons ? ": " + reasons : ""), "review output-review"));
+        box.append(el("div", t("needs_review") + (reasons ? ": " + reasons : ""), "review output-review"));
       }
-      if (o.withheld) box.append(el("div", "withheld: " + o.withheld, "error output-withheld"));
+      if (o.withheld) box.append(el("div", t("withheld", { reason: o.withheld }), "error output-withheld"));
       (o.warnings || []).forEach((w) => box.append(el("div", w, "hint output-warning")));
       cell.append(box);
     });
     return cell;
   }
 
-  function renderFiles(files) {
+  function renderStatus(file, busy) {
+    const cell = el("td", null, "file-status");
+    cell.append(el("span", t("state_" + file.status), "file-state"));
+    if (busy && (file.status === "queued" || file.status === "running" || file.status === "processed")) {
+      const bar = el("progress", null, "file-progress");
+      bar.max = 100;
+      bar.setAttribute("aria-label", file.name);
+      // A running file has no measurable share yet: an indeterminate bar, not a made-up number.
+      if (file.status === "queued") bar.value = 0;
+      if (file.status === "processed") bar.value = 100;
+      cell.append(document.createTextNode(" "), bar);
+      if (file.status !== "running") cell.append(el("span", " " + bar.value + "%", "file-percent"));
+    }
+    if (file.error) cell.append(el("div", file.error, "error"));
+    return cell;
+  }
+
+  function renderFiles(files, data) {
     const body = document.querySelector("#files tbody");
     body.replaceChildren();
+    const busy = data.status === "processing";
     files.forEach((f) => {
       const tr = el("tr");
       tr.dataset.fileId = f.id;
-      const status = el("td", f.status + (f.error ? ": " + f.error : ""), f.error ? "error" : "");
+      tr.dataset.status = f.status;
       const remove = el("td");
-      const btn = el("button", "Remove", "link");
-      btn.type = "button";
-      btn.addEventListener("click", async () => {
-        try { await call("DELETE", api + "/files/" + encodeURIComponent(f.id)); refresh(); }
-        catch (e) { say("action-message", e.message, true); }
-      });
-      remove.append(btn);
+      if (can("delete_file")) {
+        const btn = el("button", t("remove"), "link");
+        btn.type = "button";
+        btn.setAttribute("aria-label", t("remove") + " " + f.name);
+        btn.addEventListener("click", async () => {
+          if (!window.confirm(t("confirm_delete", { name: f.name }))) return;
+          act(async () => { await call("DELETE", api + "/files/" + encodeURIComponent(f.id)); return ""; });
+        });
+        remove.append(btn);
+      }
       if (f.needs_review) tr.classList.add("needs-review");
-      tr.append(el("td", f.name), el("td", f.size + " bytes"), status, renderOutputs(f), renderFindings(f), remove);
+      tr.append(el("td", f.name, "file-name"), el("td", fileSize(f.size), "nowrap"), renderStatus(f, busy),
+        renderOutputs(f), renderFindings(f), remove);
       body.append(tr);
+    });
+  }
+
+  // ---- the case's state -----------------------------------------------------------------------
+  // Server-rendered regions (actions, upload zone, policy, timeline, the bureau's exchange) are
+  // taken from a fresh copy of this page when their key changed; unchanged ones keep their input.
+  async function swapRegions() {
+    const res = await fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } });
+    if (!res.ok) return;
+    const fresh = new DOMParser().parseFromString(await res.text(), "text/html");
+    fresh.querySelectorAll("[data-region]").forEach((region) => {
+      const old = document.querySelector('[data-region="' + region.dataset.region + '"]');
+      if (old && old.dataset.key !== region.dataset.key) old.replaceWith(document.importNode(region, true));
     });
   }
 
   let timer = null;
   let shownFiles = null;
+  let shownKey = null;
   async function refresh() {
+    clearTimeout(timer);
+    let busy = false;
     try {
       const data = await call("GET", api);
+      current = data;
+      busy = data.status === "processing" || data.status === "sealing";
+      const key = [data.status, (data.actions || []).join(","), data.archived, data.bureau_status, data.version].join("|");
+      if (shownKey !== null && key !== shownKey) {
+        clearMessages();
+        await swapRegions();
+        shownFiles = null;
+      }
+      shownKey = key;
+      caseEl.dataset.status = data.status;
       const status = document.getElementById("case-status");
-      status.textContent = data.status;
+      status.textContent = t("case_" + data.status);
+      status.dataset.status = data.status;
       status.className = "status " + data.status;
+      document.getElementById("case-progress-box").hidden = !busy;
       document.getElementById("case-progress").value = data.progress;
+      document.getElementById("case-percent").textContent = data.progress + "%";
       document.getElementById("case-error").textContent = data.error || "";
-      document.getElementById("approve-case").hidden = data.status !== "review";
-      // Re-render only on change, so an opened list of findings stays open.
-      const files = JSON.stringify(data.files);
-      if (files !== shownFiles) { shownFiles = files; renderFiles(data.files); }
-      const busy = data.status === "processing" || data.status === "sealing";
-      clearTimeout(timer);
-      timer = setTimeout(refresh, busy ? 1000 : 5000);
+      // Re-render only on change, so an opened list of terms stays open.
+      const files = JSON.stringify([data.files, data.actions, data.status]);
+      if (files !== shownFiles) { shownFiles = files; renderFiles(data.files, data); }
     } catch (e) {
-      clearTimeout(timer);
-      timer = setTimeout(refresh, 5000);
+      busy = false;
     }
+    timer = setTimeout(refresh, busy ? 2000 : 15000);
   }
   refresh();
 })();
