@@ -28,6 +28,7 @@ from exchange.models.database import Database
 from tests.conftest import Stack
 from tests.functional.sealed_case import extra_account
 from tests.functional.test_api_flow import all_findings, open_bundle, pdftotext, wait_for
+from tests.functional.test_concurrency import _together
 from tests.seed import World, bearer, new_case, seed_world
 
 pytestmark = pytest.mark.integration
@@ -152,6 +153,12 @@ def test_review_reaches_the_sealed_bundles_and_reruns_only_changed_files(
     wait_for(client, case_id, world.applicant.token, "review", stack=stack)
     untouched = file_state(stack, csv_id)
     assert untouched[1] is not None and len(untouched[2]) == 2
+    # Nothing changed: a submit (even two at once) goes straight back to review and queues nothing.
+    assert _together(client.application, f"/api/v1/cases/{case_id}/submit", app_h) == [202, 409]
+    body = client.get(f"/api/v1/cases/{case_id}", headers=app_h).get_json()
+    assert body["status"] == "review" and body["progress"] == 100
+    assert submitted_events(client, world, case_id)[-1]["detail"]["reprocessed"] == 0
+    assert file_state(stack, csv_id) == untouched
 
     findings = all_findings(client, case_id, world.applicant.token, pdf_id)
     oak = next(f for f in findings if f["text"].startswith("Oakridge Acoustics"))
