@@ -242,3 +242,19 @@ def test_counts_of_review_rows(ctx: ServiceContext) -> None:
     from exchange.models import ReviewDecision
 
     assert ctx.session.scalar(select(func.count()).select_from(ReviewDecision)) == 1
+
+
+def test_a_deleted_file_takes_its_review_with_it(ctx: ServiceContext) -> None:
+    case = _case(ctx)
+    _run(ctx, case)
+    orders = next(f for f in case.files if f.name == "orders.txt")
+    review.select_text(ctx, case.id, orders.id, text="Stuttgart", recipients="*")
+    ctx.commit()
+    assert len(review.list_decisions(ctx, case.id, orders.id)) == 2
+    cases.delete_file(ctx, case.id, orders.id)
+    ctx.commit()
+    assert review.list_decisions(ctx, case.id) == []
+    with pytest.raises(NotFound, match="no such file"):
+        review.list_boxes(ctx, case.id, orders.id)
+    # The remaining file is unchanged: the next run redoes nothing.
+    assert _run(ctx, case) == []
