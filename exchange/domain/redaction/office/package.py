@@ -1283,12 +1283,15 @@ class TextCollector:
     Texts outside a joined element (paragraph, shared or inline string, text
     body) and text and tails alike come one piece per text node; a joined
     element's whole text (its descendants' texts and tails) is one piece;
-    every attribute value, comment and processing instruction is a piece of
-    its own. The caller drains :attr:`pieces` as it feeds the parser.
+    every comment and processing instruction is a piece of its own. Attribute
+    values go to :attr:`attributes`, apart, so that the texts of neighbouring
+    cells or paragraphs stay next to each other (a name split over two cells
+    is read joined). The caller drains both lists as it feeds the parser.
     """
 
     def __init__(self) -> None:
         self.pieces: list[str] = []
+        self.attributes: list[str] = []
         self._data: list[str] = []
         #: depth inside the outermost joined element (0: outside)
         self._joined = 0
@@ -1301,7 +1304,7 @@ class TextCollector:
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         if attrib:
-            self.pieces.extend(attrib.values())
+            self.attributes.extend(attrib.values())
         if self._joined:
             self._joined += 1
             return
@@ -1382,7 +1385,8 @@ class LeakScan:
     windows fall.
     """
 
-    WINDOW = 2**20
+    #: characters per search; find_leaks' temporary copies of a window are what verification holds
+    WINDOW = 2**18
 
     def __init__(self, sensitive_values: Sequence[str]) -> None:
         self.values = list(sensitive_values)
@@ -1446,19 +1450,26 @@ def verify_package(
     leaks.extend(("(part names)", v) for v in find_leaks("\n".join(package.parts), sensitive_values))
     for name in package.parts:
         if is_xml_part(package, name):
-            scan = LeakScan(sensitive_values)
+            texts, attributes = LeakScan(sensitive_values), LeakScan(sensitive_values)
             collector = TextCollector()
 
-            def drain(collector: TextCollector = collector, scan: LeakScan = scan) -> None:
-                scan.add(collector.pieces)
+            def drain(
+                collector: TextCollector = collector,
+                texts: LeakScan = texts,
+                attributes: LeakScan = attributes,
+            ) -> None:
+                texts.add(collector.pieces)
                 collector.pieces.clear()
+                attributes.add(collector.attributes)
+                collector.attributes.clear()
 
             try:
                 feed_part(package, name, collector, drain)
             except UnsupportedFile:
                 unreadable.append(name)
                 continue
-            leaks.extend((name, v) for v in scan.finish())
+            found = dict.fromkeys([*texts.finish(), *attributes.finish()])
+            leaks.extend((name, v) for v in found)
         elif name not in images:
             unreadable.append(name)
     return leaks, unreadable

@@ -246,8 +246,22 @@ def redact_rich(container: etree._Element, find: Find) -> list[str]:
 # -- generic SpreadsheetML parts ------------------------------------------------------
 
 
+#: answers a Redactor remembers per kind before it starts again; bounds memory on sheets of unique texts
+MEMO_LIMIT = 32_768
+
+
+def _bounded(memo: dict[str, Any]) -> dict[str, Any]:
+    if len(memo) >= MEMO_LIMIT:
+        memo.clear()
+    return memo
+
+
 class Redactor:
-    """Applies one plan to texts, formulas and attributes, remembering answers per text."""
+    """Applies one plan to texts, formulas and attributes, remembering answers per text.
+
+    The memory is bounded (:data:`MEMO_LIMIT`): repeated cells are what it is
+    for, and a sheet of unique texts must not hold them all twice.
+    """
 
     def __init__(self, find: Find, sheets: SheetNames) -> None:
         self._plan_find = find
@@ -261,7 +275,7 @@ class Redactor:
         # Cells repeat; a plan's find costs the same whether or not it finds anything.
         spans = self._spans.get(text)
         if spans is None:
-            spans = self._spans[text] = self._plan_find(text)
+            spans = _bounded(self._spans)[text] = self._plan_find(text)
         return spans
 
     def text(self, value: str) -> str | None:
@@ -271,7 +285,7 @@ class Redactor:
         spans = self.find(value) if value.strip() else []
         out = redact_text(value, spans) if spans else None
         self.found.extend(s.entity_type for s in spans)
-        self._text[value] = out
+        _bounded(self._text)[value] = out
         return out
 
     def number(self, raw: str) -> str | None:
@@ -279,7 +293,7 @@ class Redactor:
         try:
             return self._numbers[raw]
         except KeyError:
-            out = self._numbers[raw] = self.text(number_display(raw))
+            out = _bounded(self._numbers)[raw] = self.text(number_display(raw))
             return out
 
     def rich(self, container: etree._Element) -> bool:
