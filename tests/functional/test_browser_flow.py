@@ -78,9 +78,9 @@ def test_applicant_uploads_and_approves_then_supplier_downloads(stack: Stack, tm
         sign_out(page)
 
         sign_in(page, base, world.supplier.email, PASSWORD)
-        expect(page).to_have_url(f"{base}/bundles")
+        expect(page).to_have_url(f"{base}/inbox")  # recipients land in their inbox
         with page.expect_download() as info:
-            page.click("#bundles a.button")
+            page.click(".download-row a.button")
         saved = tmp_path / "bundle.tar.age"
         info.value.save_as(saved)
         sign_out(page)
