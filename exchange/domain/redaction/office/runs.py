@@ -181,16 +181,18 @@ def _attribute_path(names: Iterable[str]) -> etree.XPath:
     return etree.XPath(f"//@*[{test}]")
 
 
-_TEXT_ATTRIBUTE_PATH = _attribute_path(TEXT_ATTRIBUTES)
-
-
 def attribute_values(root: etree._Element) -> Iterable[tuple[etree._Element, str, str]]:
-    for value in _TEXT_ATTRIBUTE_PATH(root):
-        element = value.getparent()
-        attr = value.attrname
-        owners = TEXT_ATTRIBUTES[local(attr)]
-        if (not owners or local(element.tag) in owners) and value.strip():
-            yield element, attr, str(value)
+    # A loop over elements' attribute dicts beat XPath's //@*[local-name()=...] several times over:
+    # styles carry thousands of w:val attributes, each of which XPath tested by name in turn.
+    for element in root.iter(etree.Element):
+        attrib = element.attrib
+        if not attrib:
+            continue
+        for attr, value in attrib.items():
+            owners = TEXT_ATTRIBUTES.get(attr.rpartition("}")[2])
+            if owners is None or (owners and local(element.tag) not in owners) or not value.strip():
+                continue
+            yield element, attr, value
 
 
 def text_parts(package: OfficePackage) -> list[str]:
