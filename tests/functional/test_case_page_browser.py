@@ -8,10 +8,11 @@ English and Chinese) run in separate contexts that bypass CSP.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, FileChooser, Page, expect
 
 from exchange import create_app
 from tests.conftest import Stack
@@ -49,6 +50,17 @@ def status_is(page: Page, state: str, timeout: float = 180_000) -> None:
     expect(page.locator("#case-status")).to_have_attribute("data-status", state, timeout=timeout)
 
 
+def next_chooser(page: Page, choosers: list[FileChooser], action: Callable[[], None]) -> FileChooser:
+    """The file chooser ``action`` opens (within five seconds), else fail."""
+    seen = len(choosers)
+    action()
+    for _ in range(50):
+        if len(choosers) > seen:
+            return choosers[-1]
+        page.wait_for_timeout(100)
+    raise AssertionError("no file chooser opened")
+
+
 def screenshots_and_axe(chromium: Browser, base: str, world: World, case_id: str, axe: Path) -> None:
     """Case list, case page and approve summary, audited and saved in both languages."""
     for lang, locale in LANGUAGES.items():
@@ -79,6 +91,21 @@ def test_case_page_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
     with live_server(app) as base, browser() as chromium:
         context = chromium.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
         page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        # Script errors only: the refused upload's 422 is logged by Chromium as a failed resource.
+        page.on(
+            "console",
+            lambda m: (
+                errors.append(m.text)
+                if m.type == "error" and "Failed to load resource" not in m.text
+                else None
+            ),
+        )
+        # Listening from the start keeps Chromium's file dialogs intercepted: a dialog that opened
+        # natively (a listener added too late) would block every later one.
+        choosers: list[FileChooser] = []
+        page.on("filechooser", lambda chooser: choosers.append(chooser))  # noqa: PLW0108  (Playwright tags its handler; a bound builtin cannot be)
         sign_in(page, base, world.applicant.email, PASSWORD)
 
         # Organisations come from lists of the registered ones.
@@ -100,12 +127,13 @@ def test_case_page_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
         first.write_text("Order 17 for Kestrel Dynamics GmbH: 500 arc segments.\n")
         second = tmp_path / LONG_NAME
         second.write_text("Kestrel Dynamics GmbH, delivery " + "week 27; " * 400 + "\n")
-        for key, chosen in (("Enter", first), ("Space", second)):
+        for done, (key, chosen) in enumerate((("Enter", first), ("Space", second)), start=1):
             page.focus("#dropzone")
-            with page.expect_file_chooser() as chooser:
-                page.keyboard.press(key)
-            assert chooser.value.is_multiple()
-            chooser.value.set_files(str(chosen))
+            chooser = next_chooser(page, choosers, lambda key=key: page.keyboard.press(key))
+            assert chooser.is_multiple()
+            chooser.set_files(str(chosen))
+            # One after the other: the table's order is the order in which uploads arrived.
+            expect(page.locator("#uploads li.done")).to_have_count(done, timeout=30_000)
         expect(page.locator("#uploads li.done")).to_have_count(2, timeout=30_000)
         for bar in page.locator("#uploads li.done .upload-bar").all():
             expect(bar).to_have_js_property("value", 100)
@@ -133,6 +161,9 @@ def test_case_page_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
         expect(page.locator("#files tbody tr .file-name")).to_have_text(
             ["order.txt", LONG_NAME, "notes.txt"], timeout=10_000
         )
+
+        expect(page.locator("#files .remove-file")).to_have_count(3)
+        assert not errors, errors
 
         # Submit: progress is followed live, and the state and actions change without a reload.
         page.evaluate("() => { window.__sameDocument = true; }")
@@ -190,9 +221,10 @@ def test_case_page_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
         expect(page.locator("main .flash")).to_have_count(0)  # no stale message once sealed
 
         # Sealed is read-only: no upload, policy edit, submit or approve; archiving stays.
-        for gone in ("#dropzone", "#save-policy", "#submit-case", "#approve-case", "#files button"):
+        for gone in ("#dropzone", "#save-policy", "#submit-case", "#approve-case", "#files .remove-file"):
             expect(page.locator(gone)).to_have_count(0)
         expect(page.locator("#archive-case")).to_be_visible()
         expect(page.locator("#timeline")).to_contain_text("Sealed, version 1")
         shoot(page, "sealed-en")
+        assert not errors, errors
         context.close()

@@ -344,7 +344,7 @@
       tr.dataset.status = f.status;
       const remove = el("td");
       if (can("delete_file")) {
-        const btn = el("button", t("remove"), "link");
+        const btn = el("button", t("remove"), "link remove-file");
         btn.type = "button";
         btn.setAttribute("aria-label", t("remove") + " " + f.name);
         btn.addEventListener("click", async () => {
