@@ -14,10 +14,20 @@ Invariants:
   compression ratio, entry names and symlink bits. Decompression is then
   bounded by the declared sizes (a lying entry fails its CRC or its cap).
   Every failure is :class:`UnsupportedFile` with one secret-free line.
-* XML is parsed by one parser that never loads a DTD, never resolves an
-  entity and never touches the network; any DOCTYPE is refused outright.
-* Parts live in memory only (the package object) and are written to disk only
-  into the job's own working directory (images handed to the image engine).
+* XML is parsed by parsers that never load a DTD, never resolve an entity
+  and never touch the network; any DOCTYPE is refused outright, and so is a
+  DTD or entity declaration anywhere in a part's bytes (streamed parts are
+  checked across chunk boundaries).
+* Parts up to :data:`LAZY_PART_BYTES` live in memory (the package object);
+  larger ones stay compressed in the source file, in the job's own working
+  directory, and are read from it as streams, after checking that the file
+  and the entry are still the ones checked at opening. A large part rewritten
+  by an engine is held deflated in memory, not whole. Nothing is written to
+  disk except into the job's own working directory (images handed to the
+  image engine).
+* Verification parses every part of the output as a stream into a collector
+  that builds no tree, and searches its texts in overlapping windows, so its
+  memory does not grow with the size of a part either.
 * ``save`` writes a fresh, deterministic ZIP (fixed timestamps, deflate,
   ``[Content_Types].xml`` first); nothing of the input's ZIP framing (comments,
   extra fields, data after the directory) survives.
@@ -1302,27 +1312,34 @@ class TextCollector:
             self.pieces.append("".join(self._data))
             self._data.clear()
 
+    # start and end run once per element of every part: the flush is written out in them.
     def start(self, tag: str, attrib: dict[str, str]) -> None:
         if attrib:
             self.attributes.extend(attrib.values())
         if self._joined:
             self._joined += 1
             return
-        self._flush()
+        data = self._data
+        if data:
+            self.pieces.append("".join(data))
+            data.clear()
         joined = self._is_joined.get(tag)
         if joined is None:
-            joined = self._is_joined[tag] = local(tag) in _JOINED
+            joined = local(tag) in _JOINED
+            if len(self._is_joined) < 4096:
+                self._is_joined[tag] = joined
         if joined:
             self._joined = 1
 
-    def end(self, tag: str) -> None:
+    def end(self, _tag: str) -> None:
         if self._joined:
             self._joined -= 1
-            if self._joined == 0:
-                self.pieces.append("".join(self._data))
-                self._data.clear()
-            return
-        self._flush()
+            if self._joined:
+                return
+        data = self._data
+        if data:
+            self.pieces.append("".join(data))
+            data.clear()
 
     def data(self, text: str) -> None:
         self._data.append(text)

@@ -8,10 +8,12 @@ What is read and redacted, per part:
 
 * worksheets, hidden and very hidden ones alike: every cell's displayed value
   (shared and inline strings, numbers in their General display, dates,
-  formula results) and every formula. ``sheetData`` is streamed row by row
-  (``iterparse``), so memory does not grow with the number of rows; the rest
-  of the sheet (headers and footers, data validations, conditional formats,
-  hyperlink texts) is a small tree read whole;
+  formula results) and every formula. A worksheet is streamed from the
+  source ZIP and ``sheetData`` parsed row by row (``iterparse``); rewritten
+  rows go to a deflated spool and are freed, so memory does not grow with the
+  number of rows; the rest of the sheet (headers and footers, data
+  validations, conditional formats, hyperlink texts) is a small tree read
+  whole. A sheet in which nothing changed keeps its original bytes;
 * shared strings, inline strings and comments as rich text: a name split
   over formatted runs is one text, cut out of the runs that hold it;
 * formulas: a string literal the plan finds anything in is redacted inside
