@@ -94,6 +94,8 @@ def script_messages() -> dict[str, str]:
     labels = {f"state_{k}": str(v) for k, v in FILE_STATES.items()}
     for state in ("draft", "processing", "review", "sealing", "sealed", "failed"):
         labels[f"case_{state}"] = label(state)
+    for recipient in cases.RECIPIENTS:
+        labels[f"recipient_{recipient}"] = label(recipient)
     return {**{k: str(v) for k, v in SCRIPT_MESSAGES.items()}, **labels}
 
 

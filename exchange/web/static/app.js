@@ -299,7 +299,7 @@
       const o = outputs[r];
       const box = el("div", null, "output output-" + o.status);
       box.dataset.recipient = r;
-      box.append(el("strong", r), document.createTextNode(": " + t("state_" + o.status)));
+      box.append(el("strong", t("recipient_" + r)), document.createTextNode(": " + t("state_" + o.status)));
       if (o.name && o.name !== file.name) box.append(el("div", t("shown_as", { name: o.name }), "hint output-name"));
       const ocr = o.ocr || {};
       const ocrText = ocr.used
