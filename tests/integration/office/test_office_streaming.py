@@ -326,3 +326,50 @@ def test_streamed_verification_finds_a_name_split_over_cells(large_output: Path)
             archive.writestr(name, part)
     leaks, _unreadable = verify_package(buffer.getvalue(), [corpus.CUSTOMER], set())
     assert (SHEETS[2], corpus.CUSTOMER) in leaks
+
+
+def _stray_content(data: bytes) -> bytes:
+    """What no producer writes in a row, each holding the customer's name, in a large sheet."""
+    name = corpus.CUSTOMER.encode()
+    row = re.search(rb'<row r="5"[^>]*>', data)
+    cell = re.search(rb'<c r="A7"[^>]*>', data)
+    other = re.search(rb'<c r="B9"[^>]*>', data)
+    assert row is not None and cell is not None and other is not None
+    end_of_row = data.index(b"</row>", row.end())
+    return (
+        data[: row.end()]
+        + b"<!-- "
+        + name
+        + b" -->"
+        + data[row.end() : end_of_row]
+        + name
+        + b"</row>"
+        + name
+        + data[end_of_row + len(b"</row>") : cell.end()]
+        + b'<x:note xmlns:x="urn:example">'
+        + name
+        + b"</x:note>"
+        + data[cell.end() : other.start()]
+        + b'<c r="B9" t="n"><v>1</v><is><t>'
+        + name
+        + b"</t></is></c>"
+        + data[data.index(b"</c>", other.end()) + len(b"</c>") :]
+    )
+
+
+def test_stray_content_in_rows_and_cells_is_removed_or_redacted(
+    tmp_path: Path, detector: Detector, policy: Policy
+) -> None:
+    path = tmp_path / "plain.xlsx"
+    _plain_large(path)
+    stray = tmp_path / "stray.xlsx"
+    _rewrite_sheet(path, stray, _stray_content)
+    with zipfile.ZipFile(stray) as archive:
+        assert archive.read("xl/worksheets/sheet1.xml").count(corpus.CUSTOMER.encode()) == 5
+    result = _redact(stray, detector, policy)
+    assert result.ok and result.data is not None, json.dumps(result.report)
+    with zipfile.ZipFile(io.BytesIO(result.data)) as archive:
+        for info in archive.infolist():
+            assert b"kestrel" not in archive.read(info).lower(), info.filename
+        rows, cells, _kinds = _cells(archive.read("xl/worksheets/sheet1.xml"))
+    assert (rows, cells) == (ROWS * 2, ROWS * 2 * 4)

@@ -68,6 +68,7 @@ from exchange.domain.redaction.office.package import (
     OfficePackage,
     StreamedPart,
     local,
+    remove_element,
     serialise_xml,
 )
 from exchange.domain.redaction.text import redact_text
@@ -441,18 +442,80 @@ def _to_inline(cell: etree._Element, text: str) -> None:
     t.set(XML_SPACE, "preserve")
 
 
+def _stray(element: etree._Element, redactor: Redactor) -> bool:
+    """Redact or drop what a row or cell does not normally hold; whether anything changed.
+
+    Text between elements and comments are dropped (no producer writes them
+    there); an unexpected element is redacted like any SpreadsheetML, so
+    nothing in a row passes unread.
+    """
+    if not isinstance(element.tag, str):
+        remove_element(element)
+        return True
+    changed = redact_generic(element, redactor)
+    if element.tail and element.tail.strip():
+        element.tail = None
+        changed = True
+    return changed
+
+
+def redact_row(row: etree._Element, redactor: Redactor, dropped_shared: set[str]) -> bool:
+    """Redact one worksheet row in place (text after it included); whether it changed."""
+    changed = False
+    for stray in ("text", "tail"):
+        if (getattr(row, stray) or "").strip():
+            setattr(row, stray, None)
+            changed = True
+    for child in list(row):
+        if child.tag == _C:
+            changed |= redact_cell(child, redactor, dropped_shared)
+            if child.tail and child.tail.strip():
+                child.tail = None
+                changed = True
+        else:
+            changed |= _stray(child, redactor)
+    return changed
+
+
 def redact_cell(cell: etree._Element, redactor: Redactor, dropped_shared: set[str]) -> bool:
     """Redact one cell's value and formula in place; whether the cell changed."""
     formula = value = inline = None
+    changed = False
+    # An inline string in a cell of another type is shown by no one, but it is still read.
+    inline_type = cell.get("t") == "inlineStr"
+    if cell.text and cell.text.strip():
+        cell.text = None
+        changed = True
     # One pass over the children: find() per child was most of the time spent on a cell.
-    for child in cell:
+    for child in list(cell):
         tag = child.tag
-        if tag == _V:
-            value = value if value is not None else child
-        elif tag == _F:
-            formula = formula if formula is not None else child
-        elif tag == _IS:
-            inline = inline if inline is not None else child
+        if tag == _V and value is None:
+            value = child
+        elif tag == _F and formula is None:
+            formula = child
+        elif tag == _IS and inline is None and inline_type:
+            inline = child
+        else:
+            changed |= _stray(child, redactor)
+            continue
+        if child.tail and child.tail.strip():
+            child.tail = None
+            changed = True
+    redacted = _redact_cell_value(
+        cell, formula, value, inline, redactor=redactor, dropped_shared=dropped_shared
+    )
+    return redacted or changed
+
+
+def _redact_cell_value(
+    cell: etree._Element,
+    formula: etree._Element | None,
+    value: etree._Element | None,
+    inline: etree._Element | None,
+    *,
+    redactor: Redactor,
+    dropped_shared: set[str],
+) -> bool:
     kind = cell.get("t", "n")
     value_redacted = False
     if kind == "inlineStr":
@@ -682,8 +745,7 @@ class XlsxEngine(OfficeEngine):
                         sheet_data, declarations = parent, _declarations(parent.nsmap)
                     elif parent is not sheet_data:
                         raise UnsupportedFile("the Office file has a worksheet with two sheetData elements")
-                    for cell in row.iter(_C):
-                        changed |= redact_cell(cell, redactor, dropped_shared)
+                    changed |= redact_row(row, redactor, dropped_shared)
                     if rows is not None:
                         serialised = etree.tostring(row, encoding="UTF-8", with_tail=True)
                         first = serialised.find(b">")
