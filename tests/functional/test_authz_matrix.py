@@ -108,7 +108,6 @@ TABLE: dict[str, str | frozenset[str] | dict[str, frozenset[str]]] = {
     "GET api_previews.page_png": OWNER,
     "GET api_previews.pages": OWNER,
     "POST api_previews.render": OWNER,
-    "POST api_previews.render": OWNER,
     "GET review_pages.review": OWNER,
     # resumable uploads: starting one is the case owner's; an upload id is only its creator's
     # (the matrix's id belongs to nobody, so everyone is denied)
