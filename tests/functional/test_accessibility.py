@@ -252,8 +252,8 @@ def test_the_language_switch_is_remembered(site: Site) -> None:
     expect(page.locator("h1")).to_have_text("登录")
     assert [c["value"] for c in context.cookies() if c["name"] == "lang"] == ["zh_CN"]
     sign_in(page, site.base, site.sealed.world.supplier.email, PASSWORD)
-    expect(page.locator("h1")).to_contain_text("共享给")
+    expect(page.locator("h1")).to_contain_text("的收件箱")
     page.click("#language-form button")
     expect_language(page, "en")
-    expect(page.locator("h1")).to_contain_text("Bundles shared with")
+    expect(page.locator("h1")).to_contain_text("Inbox of")
     context.close()
