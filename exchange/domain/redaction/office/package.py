@@ -475,7 +475,8 @@ class PartReader(io.RawIOBase):
     def __init__(self, chunks: Iterator[bytes], what: str) -> None:
         super().__init__()
         self._chunks, self._what = chunks, what
-        self._pending = b""
+        # A view, so that handing out a large chunk piece by piece copies each byte once.
+        self._pending = memoryview(b"")
         self._carry = b""
         self._seen = 0
 
@@ -488,7 +489,7 @@ class PartReader(io.RawIOBase):
             if chunk is None:
                 return 0
             self._guard(chunk)
-            self._pending = chunk
+            self._pending = memoryview(chunk)
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
         self._pending = self._pending[n:]
