@@ -181,18 +181,32 @@ def _attribute_path(names: Iterable[str]) -> etree.XPath:
     return etree.XPath(f"//@*[{test}]")
 
 
+#: attribute (Clark) name -> its owners in TEXT_ATTRIBUTES, or None for an attribute that is no text
+_OWNERS_BY_NAME: dict[str, frozenset[str] | None] = {}
+
+
+def _owners(attr: str) -> frozenset[str] | None:
+    owners = TEXT_ATTRIBUTES.get(attr.rpartition("}")[2])
+    if len(_OWNERS_BY_NAME) < 4096:
+        _OWNERS_BY_NAME[attr] = owners
+    return owners
+
+
 def attribute_values(root: etree._Element) -> Iterable[tuple[etree._Element, str, str]]:
-    # A loop over elements' attribute dicts beat XPath's //@*[local-name()=...] several times over:
+    # A loop over elements' attribute names beat XPath's //@*[local-name()=...] several times over:
     # styles carry thousands of w:val attributes, each of which XPath tested by name in turn.
+    known = _OWNERS_BY_NAME
     for element in root.iter(etree.Element):
         attrib = element.attrib
         if not attrib:
             continue
-        for attr, value in attrib.items():
-            owners = TEXT_ATTRIBUTES.get(attr.rpartition("}")[2])
-            if owners is None or (owners and local(element.tag) not in owners) or not value.strip():
+        for attr in attrib:
+            owners = known[attr] if attr in known else _owners(attr)
+            if owners is None or (owners and local(element.tag) not in owners):
                 continue
-            yield element, attr, value
+            value = attrib[attr]
+            if value.strip():
+                yield element, attr, value
 
 
 def text_parts(package: OfficePackage) -> list[str]:
