@@ -1209,6 +1209,9 @@ class OfficeEngine:
         report["counts"] = count_types([*found, *image_types])
         try:
             data = package.save()
+        except UnsupportedFile as exc:
+            # An untouched large part is copied from the source only now; it may fail its checks here.
+            return withheld(report, f"the file could not be written: {exc.message}", self.media_type)
         except (OSError, ValueError) as exc:
             return withheld(report, f"the file could not be written ({type(exc).__name__})", self.media_type)
         images = set(document.image_parts) | document.placeholders
