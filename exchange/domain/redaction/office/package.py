@@ -1123,10 +1123,8 @@ class OfficeEngine:
                 continue
             if is_xml_part(package, name):
                 try:
-                    if package.is_streamed(name):
-                        check_xml(package, name)
-                    else:
-                        package.read_xml(name)
+                    # A parse that builds no tree: the engine's own passes build the trees they need.
+                    check_xml(package, name)
                 except UnsupportedFile:
                     if not name.lower().endswith(".vml"):
                         raise
