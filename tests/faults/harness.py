@@ -27,7 +27,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from exchange import create_app
-from exchange.models import Bundle, CaseFile, PendingBlob, RedactedFile
+from exchange.models import Bundle, CaseFile, PageImage, PendingBlob, RedactedFile, UploadSession
 from exchange.models.database import Database, upgrade
 from exchange.services import audit
 from exchange.services.context import ServiceContext
@@ -233,6 +233,9 @@ class FaultStack:
                 known.update(session.scalars(select(CaseFile.blob_key)))
                 known.update(k for k in session.scalars(select(RedactedFile.blob_key)) if k)
                 known.update(session.scalars(select(Bundle.blob_key)))
+                known.update(k for k in session.scalars(select(PageImage.blob_key)) if k)  # page 0: a summary
+                for parts in session.scalars(select(UploadSession.parts)):
+                    known.update(str(part[0]) for part in parts)
                 pending = list(session.scalars(select(PendingBlob.key)))
                 ctx = ServiceContext(
                     session=session, blobs=wired.blobs, queue=wired.queue, settings=self.settings
