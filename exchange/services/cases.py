@@ -171,6 +171,9 @@ def delete_file(ctx: ServiceContext, case_id: str, file_id: str) -> None:
             key = output.blob_key
             ctx.after_commit(lambda k=key: ctx.blobs.delete(k))  # type: ignore[misc]
         ctx.session.delete(output)
+    from exchange.services import previews  # noqa: PLC0415  (previews reads cases' rows)
+
+    previews.discard_pages(ctx, row.id)
     blob_key = row.blob_key
     ctx.session.delete(row)
     ctx.after_commit(lambda: ctx.blobs.delete(blob_key))

@@ -180,6 +180,18 @@ def test_page_images_are_encrypted_at_rest(stack: Stack, client: FlaskClient) ->
     clear = [p for p in stored if p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"]
     assert not clear, "a page image is stored in the clear"
 
+    # Deleting the file deletes its page images too, not only its rows.
+    database, ctx = _service_context(stack)
+    try:
+        keys = _page_keys(ctx, file_id)
+    finally:
+        ctx.session.close()
+        database.dispose()
+    assert keys and all((root / key).is_file() for key in keys)
+    deleted = client.delete(f"/api/v1/cases/{case_id}/files/{file_id}", headers=bearer(world.applicant))
+    assert deleted.status_code in (200, 204), deleted.get_data()
+    assert not [key for key in keys if (root / key).exists()], "page images of a deleted file remain"
+
 
 class _NoQueue:
     def enqueue(self, task_name: str, *args: object) -> None:
