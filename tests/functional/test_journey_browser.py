@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import re
 import subprocess
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,6 @@ from PIL import Image
 from playwright.sync_api import BrowserContext, Page, expect
 
 from exchange import create_app
-from exchange.domain.bundles.sealing import open_sealed
 from exchange.services import accounts
 from tests.conftest import Stack
 from tests.functional.accounts_flow import operator
@@ -39,6 +37,7 @@ from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a 
     axe_script,
     shoot,
 )
+from tests.functional.test_api_flow import open_bundle
 from tests.seed import PASSWORD, World, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.sqlite_only]
@@ -124,14 +123,6 @@ def ocr(pdf: Path) -> str:
             ["tesseract", f"{work}/page.png", "-", "-l", "eng"], capture_output=True, text=True, check=True
         )
         return done.stdout
-
-
-def open_bundle(raw: bytes, identity: str) -> dict[str, bytes]:
-    plain = io.BytesIO()
-    open_sealed(io.BytesIO(raw), plain, identity)
-    plain.seek(0)
-    with tarfile.open(fileobj=plain, mode="r:") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
 
 
 def status_is(page: Page, state: str, timeout: float = 240_000) -> None:
