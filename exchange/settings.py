@@ -109,6 +109,9 @@ class Settings:
     preview_seconds: float = 300
     #: how long a browser may keep a page image (private cache only)
     preview_cache_seconds: int = 300
+    #: render every processed file's pages at once (worth it with a worker of its own); by
+    #: default pages are rendered when the review page first asks, so processing is not delayed
+    preview_eager: bool = False
 
     @property
     def blob_root(self) -> Path:
@@ -159,6 +162,7 @@ class Settings:
             preview_long_side=int(_number(merged, "EXCHANGE_PREVIEW_LONG_SIDE", 1200)),
             preview_seconds=_number(merged, "EXCHANGE_PREVIEW_SECONDS", 300),
             preview_cache_seconds=int(_number(merged, "EXCHANGE_PREVIEW_CACHE_SECONDS", 300)),
+            preview_eager=merged.get("EXCHANGE_PREVIEW_EAGER", "0") in ("1", "true", "yes"),
         )
 
 

@@ -428,8 +428,9 @@ def page_summary(ctx: ServiceContext, case_id: str, file_id: str) -> dict[str, A
 def request_render(ctx: ServiceContext, case_id: str, file_id: str) -> str:
     """Queue the file's rendering unless its pages are current: "queued" or "ready"; the caller commits.
 
-    Processing queues a rendering by itself; this recovers a file processed
-    before previews existed, or one whose job was lost. The job is
+    The review page asks when it is opened; processing queues a rendering by
+    itself only where ``preview_eager`` is set. This also recovers a file
+    processed before previews existed, or one whose job was lost. The job is
     idempotent, so asking twice costs one skipped job.
     """
     row = _file(ctx, case_id, file_id)

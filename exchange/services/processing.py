@@ -333,9 +333,11 @@ def _settle(
         ctx.session.add_all(stored.outputs)
         counts = _insert_findings(ctx, file_id, stored.findings)
         row.status, row.error = stored.status, stored.error
-        # Page images for the review page (services.previews.RENDER_TASK), queued in this commit;
-        # a file withheld for a recipient gets them too: the applicant reviews it to fix it.
-        outbox.add(ctx, [("exchange.render_pages", (case_id, file_id, run))])
+        if ctx.settings.preview_eager:
+            # Page images for the review page (services.previews.RENDER_TASK), queued in this commit;
+            # a file withheld for a recipient gets them too: the applicant reviews it to fix it.
+            # Otherwise the review page asks for them (previews.request_render) when first opened.
+            outbox.add(ctx, [("exchange.render_pages", (case_id, file_id, run))])
         row.processed_key = stored.processed_key
         if stored.page_count is not None:
             row.page_count = stored.page_count

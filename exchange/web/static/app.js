@@ -384,7 +384,10 @@
       current = data;
       busy = data.status === "processing" || data.status === "sealing";
       const key = [data.status, (data.actions || []).join(","), data.archived, data.bureau_status, data.version].join("|");
-      if (shownKey !== null && key !== shownKey) {
+      // The first answer may already differ from the state the page was rendered in (sealing
+      // ended while the page loaded): its regions are stale then too.
+      const changed = shownKey === null ? data.status !== caseEl.dataset.status : key !== shownKey;
+      if (changed) {
         clearMessages();
         await swapRegions();
         shownFiles = null;

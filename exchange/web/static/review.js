@@ -63,12 +63,12 @@
 
   // ---- rendering state ----------------------------------------------------------
   let marks = [];
-  const opened = Date.now();
   let asked = false;
   async function loadSummary() {
     const summary = await call("GET", fileApi + "/pages");
-    if (summary.status === "rendering" && !asked && Date.now() - opened > 45000) {
-      // Processing queues the rendering itself; a file from before previews (or a lost job) needs asking.
+    if (summary.status === "rendering" && !asked) {
+      // Pages are rendered when first asked for (or at once where the deployment renders eagerly);
+      // asking when they are already queued costs one skipped job.
       asked = true;
       call("POST", fileApi + "/pages").catch(() => {});
     }
