@@ -30,9 +30,10 @@ Invariants:
   :data:`VERIFY_RATE_FACTOR` times the reading rate, from half an interval in.
   An OCR that cannot run withholds.
 * Reading and verification OCR every sampled frame whole. Frames go to Tesseract in
-  batches (one run per :func:`batch_size` frames, so its models load once per batch,
-  not once per frame); each page is read as it would be alone, and a run that does not
-  return every page fails the file like a failed run.
+  batches of :func:`batch_size` frames, one batch per OCR worker at a time, to readers
+  that stay loaded (:func:`~exchange.domain.redaction.image.ocr.ocr_batch`); each frame
+  is read as it would be alone, and a batch that does not return every frame fails the
+  file like a failed run.
 * Plaintext stays in the job's directory (the source file's): frames are piped,
   and the only files written (filter script, output) sit in a private
   subdirectory that is removed whatever happens.
@@ -116,11 +117,10 @@ _TECHNICAL_TAGS = frozenset(
 )
 _OUTPUT = {"mp4": ("video/mp4", ".mp4", "h264"), "webm": ("video/webm", ".webm", "vp9")}
 _ENCODER_THREADS = str(max(1, min(4, os.cpu_count() or 1)))
-#: frames one Tesseract run reads at most: starting it and loading its models costs several
-#: frames' worth of reading (0.12 s for eng, 0.26 s for eng+chi_sim, 0.03 s per 640x360 frame)
+#: frames one batch holds at most: frames wait decoded in memory until their batch is read
 BATCH_FRAMES = 64
-#: pixels one Tesseract run reads at most (stdin holds them all; 7 frames of 1920x1080): about
-#: two scanned A4 pages at 300 dpi, the size of run the image engine gives the same ``ocr_timeout``
+#: pixels one batch holds at most (7 frames of 1920x1080): about two scanned A4 pages at
+#: 300 dpi, the size of run the image engine gives the same ``ocr_timeout``
 BATCH_PIXELS = 16_000_000
 
 
