@@ -106,7 +106,8 @@ def test_a_clip_is_redacted_in_the_bundle(stack: Stack, client: FlaskClient, tmp
 
     probe: dict[str, Any] = json.loads(
         subprocess.run(
-            ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-show_chapters", "-of", "json", str(out)],
+            ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-show_chapters",
+             "-of", "json", str(out)],
             capture_output=True, check=True, timeout=60,
         ).stdout
     )  # fmt: skip
