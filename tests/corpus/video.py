@@ -136,3 +136,18 @@ def matroska(directory: Path) -> Path:
         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "matroska", str(path),
     )  # fmt: skip
     return path
+
+
+#: FFmpeg filters that turn a clip's picture: text upside down, or running top to bottom /
+#: bottom to top (a portrait frame of a landscape shot)
+TURNS = {"upside-down": "hflip,vflip", "top-to-bottom": "transpose=1", "bottom-to-top": "transpose=2"}
+
+
+def turned(source: Path, directory: Path, how: str) -> Path:
+    """``source``'s picture turned by the filter :data:`TURNS` names, re-encoded by FFmpeg (video only)."""
+    path = directory / f"{how}-{source.stem}.mp4"
+    _ffmpeg(
+        "-i", str(source), "-map", "0:v", "-vf", TURNS[how],
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-f", "mp4", str(path),
+    )  # fmt: skip
+    return path

@@ -50,7 +50,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -73,6 +73,8 @@ CONFIDENT = 60.0
 STRONG_MEAN = 85.0
 #: turns tried when the first pass is weak (degrees counter-clockwise)
 SEARCH_ANGLES: tuple[float, ...] = (5, -5, 10, -10, 20, -20, 30, -30, 45, -45)
+#: turns :func:`ocr_batch` tries on a weak image that shows words: sideways and upside down
+QUARTER_TURNS: tuple[float, ...] = (90, 270, 180)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,12 +302,22 @@ def better(turned: OcrResult, first: OcrResult) -> bool:
 
 
 def _read_turned(
-    image: Image.Image, angle: float, *, languages: str, timeout: float, index: int
+    image: Image.Image,
+    angle: float,
+    *,
+    languages: str,
+    timeout: float,
+    index: int,
+    reading: Callable[[Image.Image], OcrResult] | None = None,
 ) -> OcrResult:
+    """``image`` read turned by ``angle``, its words mapped back to ``image``'s frame.
+
+    ``reading`` reads the turned copy (the Tesseract program by default).
+    """
     source = grey(image)
     turned = source.rotate(angle, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
     rotation = Rotation(angle, source.size, turned.size)
-    read = ocr_image(turned, languages=languages, timeout=timeout)
+    read = (reading or (lambda copy: ocr_image(copy, languages=languages, timeout=timeout)))(turned)
     words = [
         OcrWord(
             w.text,
@@ -525,7 +537,12 @@ _TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\tto
 
 
 def ocr_batch(
-    images: Sequence[Image.Image], *, languages: str, timeout: float, psm: int = 3
+    images: Sequence[Image.Image],
+    *,
+    languages: str,
+    timeout: float,
+    psm: int = 3,
+    turns: Sequence[float] = (),
 ) -> list[OcrResult]:
     """:func:`ocr_image` for each of ``images``, by one Tesseract loaded in this process.
 
@@ -540,6 +557,13 @@ def ocr_batch(
     :func:`ocr_image` reads it (same models, page segmentation and resolution
     hint); ``timeout`` bounds the whole batch and a page that does not finish
     in what is left of it fails the batch.
+
+    With ``turns`` (e.g. :data:`QUARTER_TURNS`), an image whose upright
+    reading is weak (:func:`weak`) yet shows words, which is what text upside
+    down or sideways looks like to Tesseract, is also read turned by each of
+    ``turns``, and the turned readings that do better (:func:`better`) join
+    its result as in :func:`ocr_oriented`. An image with no word at all
+    (blank, or footage without text) costs no extra reading.
     """
     if not images:
         return []
@@ -547,9 +571,9 @@ def ocr_batch(
     deadline = time.monotonic() + timeout
     results: list[OcrResult] = []
     with _READERS.reader(languages, psm) as api:
-        for image in images:
+
+        def read(page: Image.Image) -> OcrResult:
             remaining = deadline - time.monotonic()
-            page = grey(image)
             try:
                 api.SetImage(page)
                 api.SetSourceResolution(300)
@@ -559,5 +583,21 @@ def ocr_batch(
                 raise UnsupportedFile("OCR failed on these images") from None
             if not finished:
                 raise UnsupportedFile(f"OCR took longer than {timeout:g} seconds")
-            results.extend(split_pages(f"{_TSV_HEADER}\n{tsv}", [image.size]))
+            return split_pages(f"{_TSV_HEADER}\n{tsv}", [page.size])[0]
+
+        for image in images:
+            page = grey(image)
+            first = read(page)
+            if not turns or not first.words or not weak(first):
+                results.append(first)
+                continue
+            turned = [
+                (
+                    _read_turned(page, angle, languages=languages, timeout=timeout, index=n, reading=read),
+                    angle,
+                )
+                for n, angle in enumerate(turns, start=1)
+            ]
+            kept = [(r, a) for r, a in turned if better(r, first)]
+            results.append(merge([first, *(r for r, _ in kept)], [0, *(a for _, a in kept)], page.size))
     return results

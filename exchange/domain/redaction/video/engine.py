@@ -38,12 +38,19 @@ Invariants:
   and the only files written (filter script, output) sit in a private
   subdirectory that is removed whatever happens.
 
+Text turned a quarter or half turn: one upright pass already reads text
+running bottom to top; a frame whose upright reading is weak but shows words
+(what text upside down or top to bottom looks like to Tesseract) is read again
+turned 90, 270 and 180 degrees (:data:`~exchange.domain.redaction.image.ocr.QUARTER_TURNS`),
+in reading and in verification alike. Frames without words cost no extra run.
+
 Known limits: text on screen for less than one sample interval may be missed by
-both samplings; OCR reads upright text only (no turn search per frame, which
-would cost a dozen Tesseract runs per sample), so text shown sideways or upside
-down passes unread and the file is only flagged ``needs_review`` through its low
-OCR confidence (measured: a clip tagged rotate=90 read at mean confidence 30);
-speech is never transcribed, hence removed.
+both samplings; text at other angles (a slanted label) is not searched for per
+frame as the image engine does (that costs a dozen runs per sample), so it is
+only flagged ``needs_review`` through its low OCR confidence; a frame whose
+upright reading is strong is not turned, so a small sideways label beside
+upright captions is read only as far as the upright pass reads it; speech is
+never transcribed, hence removed.
 """
 
 from __future__ import annotations
@@ -75,7 +82,7 @@ from exchange.domain.redaction.base import (
     withheld,
 )
 from exchange.domain.redaction.image.engine import confidence_facts
-from exchange.domain.redaction.image.ocr import Box, OcrResult, check_languages, ocr_batch
+from exchange.domain.redaction.image.ocr import QUARTER_TURNS, Box, OcrResult, check_languages, ocr_batch
 from exchange.domain.redaction.image.pixels import cover, pixel_digest
 from exchange.domain.redaction.text import find_leaks
 from exchange.domain.redaction.video import ffmpeg
@@ -421,7 +428,7 @@ class VideoEngine:
         )
 
         def read_frames(images: Sequence[Image.Image]) -> list[OcrResult]:
-            return ocr_batch(images, languages=languages, timeout=limits.ocr_timeout)
+            return ocr_batch(images, languages=languages, timeout=limits.ocr_timeout, turns=QUARTER_TURNS)
 
         per_batch = batch_size(info.size, info.duration * fps + 1, limits.ocr_workers)
         results = _parallel_ocr(
@@ -666,7 +673,7 @@ class VideoEngine:
         languages = check_languages(limits.ocr_languages)
 
         def read_frames(images: Sequence[Image.Image]) -> list[OcrResult]:
-            return ocr_batch(images, languages=languages, timeout=limits.ocr_timeout)
+            return ocr_batch(images, languages=languages, timeout=limits.ocr_timeout, turns=QUARTER_TURNS)
 
         per_batch = batch_size(info.size, info.duration * verify_fps, limits.ocr_workers)
         readings = _parallel_ocr(
