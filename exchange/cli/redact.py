@@ -28,7 +28,7 @@ import click
 from exchange.cli.base import EXIT_BAD_INPUT, EXIT_LEAK, cli, fail
 from exchange.domain.errors import DomainError
 
-_HELP = """Redact FILEs (PDF, images, UTF-8 text) for recipient NAME under POLICY.
+_HELP = """Redact FILEs (PDF, images, Office, CSV/text, video) for recipient NAME under POLICY.
 
 \b
 Writes DIR/<same file name> for every input that was redacted and passed

@@ -16,23 +16,26 @@ import click
 
 from exchange.cli.base import cli, domain_errors_exit, fail
 
-_HELP = """Scan FILEs (PDF, images, UTF-8 text) for findings under a redaction POLICY.
+_HELP = """Scan FILEs (PDF, images, Office, CSV/text, video) for findings under a redaction POLICY.
 
 \b
 --json prints JSON Lines, one object per input file:
   {"file": "<path as given>", "findings": [{"entity_type", "start", "end",
    "text", "score", "recognizer", "decision", "reason", "explanation",
    "suggestion", ["term"]}]}
-Offsets index the file's text decoded as UTF-8 (Python string indices).
-For a PDF, an image or a TIFF frame, each finding also has "page" (from
-1) and its offsets index that page's text as the redaction engine reads
-it; "source" says where the text was read ("text", "page", "ocr", ...).
-Images are read with OCR (EXCHANGE_OCR_LANGUAGES, default eng+chi_sim).
+Offsets index the file's text as decoded (UTF-8/16, GB18030, Latin-1 as
+detected; Python string indices).
+For a PDF page, an image, a TIFF frame or a video sample, each finding
+also has "page" (from 1) and its offsets index that page's text as the
+redaction engine reads it; "source" says where the text was read ("text", "page", "ocr", ...).
+Images, scans and video frames are read with OCR (EXCHANGE_OCR_LANGUAGES,
+default eng+chi_sim).
 With --recipient, "decision" is "redact" or "keep" for that recipient and
 "reason" a sentence; without it both are objects keyed by recipient name.
 
-Exit status 2 with one "error: ..." line for bad input (missing file,
-non-UTF-8 text, invalid policy, unknown recipient).
+Exit status 2 with one "error: ..." line for bad input (missing file, a
+type the content does not match, an unreadable or hostile file, invalid
+policy, unknown recipient).
 """
 
 
