@@ -483,9 +483,10 @@ SHORT_NAME_SCORE = 0.9
 
 _TOKEN = re.compile(r"[^\W_]+")
 #: Between the words of a term: whitespace (any amount, line breaks included)
-#: with at most two punctuation marks, or nothing.
-_SEP = r"\s*[.,/'-]{0,2}\s*"
-_AMP_SEP = r"(?:\s*[.,/'-]{0,2}\s*|\s*(?:&|\+|and)\s*)"
+#: with at most two punctuation marks, or nothing. Underscores count as
+#: punctuation: names also travel as identifiers (bookmarks, file names).
+_SEP = r"\s*[._,/'-]{0,2}\s*"
+_AMP_SEP = r"(?:\s*[._,/'-]{0,2}\s*|\s*(?:&|\+|and)\s*)"
 _UMLAUT_PAIR = re.compile(r"([aou])e|(a)a")
 
 

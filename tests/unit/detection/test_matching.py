@@ -38,6 +38,9 @@ def spans(matcher: TermMatcher, text: str, etype: str | None = None) -> list[str
         ("Kestrel Dynamics AG signed", "Kestrel Dynamics AG"),
         ("Kestrel-Dynamics signed", "Kestrel-Dynamics"),
         ("write to sales@kestreldynamics.de", "kestreldynamics"),
+        # Identifiers: bookmark names, file names, variables
+        ("see bookmark Kestrel_Dynamics_GmbH here", "Kestrel_Dynamics_GmbH"),
+        ("attached kestrel_dynamics.pdf", "kestrel_dynamics"),
         ("Kestrel\u00a0Dynamics signed", "Kestrel\u00a0Dynamics"),
         ("Müller Magnet AG signed", "Müller Magnet AG"),
         ("Muller Magnet signed", "Muller Magnet"),
