@@ -1,15 +1,15 @@
 """OCR of pixels with Tesseract: words, their boxes and confidences, and a text to scan.
 
-Single images go to the Tesseract program as a child process reading the
-image from standard input and writing TSV to standard output: no plaintext
-image touches the disk, a hang is ended by a timeout. Many small images
-(video frames, :func:`ocr_batch`) are read by Tesseract loaded in this
-process and kept loaded, since starting the program costs more than reading
-a frame; both paths use the models of the Tesseract on PATH. Every caller
-runs inside the engine sandbox, so a crash fails a file, never the worker.
-Tesseract is told to use one thread (``OMP_THREAD_LIMIT=1``) because the
-callers run several images in parallel; one multi-threaded Tesseract per
-core only thrashes.
+Images are read by Tesseract loaded in this process (tesserocr) and kept
+loaded from image to image (:class:`_ReaderPool`), with the models of the
+Tesseract program on PATH: starting the program costs more than reading a
+video frame or a small photo. No plaintext image touches the disk, and a
+reading that overruns its timeout is cancelled. Every caller runs inside the
+engine sandbox (:mod:`exchange.domain.redaction.sandbox`), so a crash fails
+a file, never the worker. Only the orientation detector
+(:func:`detect_quarter_turn`) still runs the program. Tesseract is told to
+use one thread (``OMP_THREAD_LIMIT=1``) because the callers run several
+images in parallel; one multi-threaded Tesseract per core only thrashes.
 
 Invariants:
 
@@ -259,11 +259,8 @@ def _run(argv: list[str], image: Image.Image, timeout: float) -> str:
 
 
 def ocr_image(image: Image.Image, *, languages: str, timeout: float, psm: int = 3) -> OcrResult:
-    """Run Tesseract once on ``image`` as it stands; see the module docstring."""
-    argv = [tesseract_path(), "stdin", "stdout", "-l", check_languages(languages), "--psm", str(psm)]
-    # A DPI hint stops Tesseract guessing from pixels (and printing about it).
-    argv += ["--dpi", "300", "tsv"]
-    return parse_tsv(_run(argv, image, timeout), image.size)
+    """Read ``image`` as it stands, once; see the module docstring."""
+    return ocr_batch([image], languages=languages, timeout=timeout, psm=psm)[0]
 
 
 def detect_quarter_turn(image: Image.Image, *, timeout: float) -> float | None:
@@ -544,19 +541,16 @@ def ocr_batch(
     psm: int = 3,
     turns: Sequence[float] = (),
 ) -> list[OcrResult]:
-    """:func:`ocr_image` for each of ``images``, by one Tesseract loaded in this process.
+    """Each of ``images`` read as it stands, by one Tesseract loaded in this process.
 
     Starting the Tesseract program and loading its models costs more than
     reading a small image (Tesseract 5.3: 0.12 s for ``eng``, 0.26 s for
-    ``eng+chi_sim``, against about 0.014 s to read a 640x360 video frame), so
-    callers with many small images (video frames) hand them over together and
-    they are read in this process by a reader that stays loaded
-    (:class:`_ReaderPool`). This is safe because every caller runs inside a
-    sandboxed child (:mod:`exchange.domain.redaction.sandbox`): a crash there
-    fails the file, not the worker. Each image is a page of its own, read as
-    :func:`ocr_image` reads it (same models, page segmentation and resolution
-    hint); ``timeout`` bounds the whole batch and a page that does not finish
-    in what is left of it fails the batch.
+    ``eng+chi_sim``; loading them in process, 0.09 s; reading a 640x360 video
+    frame, about 0.014 s), so images are read by a reader that stays loaded
+    (:class:`_ReaderPool`). Each image is a page of its own (the LSTM
+    recogniser carries nothing from page to page), with the page segmentation
+    ``psm`` and a 300 dpi resolution hint; ``timeout`` bounds the whole batch
+    and a page that does not finish in what is left of it fails the batch.
 
     With ``turns`` (e.g. :data:`QUARTER_TURNS`), an image whose upright
     reading is weak (:func:`weak`) yet shows words, which is what text upside
