@@ -14,7 +14,6 @@ Chinese, go where the other browser tests put theirs.
 
 from __future__ import annotations
 
-import io
 import re
 import subprocess
 import tempfile
@@ -30,6 +29,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from exchange import create_app
 from exchange.services import accounts
 from tests.conftest import Stack
+from tests.corpus.orders import DELIVERY_STREET, PURCHASE_ORDER, Line, order_pdf
 from tests.functional.accounts_flow import operator
 from tests.functional.browser import browser, live_server, sign_in
 from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a fixture)
@@ -54,24 +54,9 @@ recipients:
     redact: [CUSTOMER, TRADE_SECRET]
 """
 QUESTION = "Please add the end-use statement for the second delivery."
-BOXED = "Werkstrasse"
-
-
-def order_pdf() -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
-    pdf.setFont("Helvetica", 18)
-    pdf.drawString(72, 760, "Purchase order 4711")
-    pdf.drawString(72, 720, "Buyer: Kestrel Dynamics GmbH, Stuttgart")
-    pdf.drawString(72, 680, "Process: grain boundary diffusion")
-    pdf.drawString(72, 600, "Second buyer: Oakridge Acoustics Ltd")
-    pdf.drawString(72, 400, f"Delivery address: {BOXED} 12")
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+BOXED = DELIVERY_STREET
+#: the purchase order, with a second buyer the bureau's policy keeps and the supplier's redacts
+ORDER: tuple[Line, ...] = (*PURCHASE_ORDER, (600, "Second buyer: Oakridge Acoustics Ltd"))
 
 
 def customer_list(path: Path) -> Path:
@@ -153,7 +138,7 @@ def test_the_whole_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
     with operator(stack.settings) as ctx:
         accounts.set_require_totp(ctx, world.applicant.org, True)
     source = tmp_path / "purchase-order-4711.pdf"
-    source.write_bytes(order_pdf())
+    source.write_bytes(order_pdf(ORDER, size=18))
     box = word_box(source, BOXED)
     app = create_app(stack.settings)
     with live_server(app) as base, browser() as chromium:

@@ -26,6 +26,7 @@ from exchange.models.database import Database
 from exchange.services import previews
 from exchange.services.context import ServiceContext
 from tests.conftest import Stack
+from tests.corpus.orders import Line, order_pdf
 from tests.functional.sealed_case import extra_account
 from tests.seed import World, bearer, new_case, seed_world
 
@@ -43,19 +44,12 @@ recipients:
 """
 
 
-def order_pdf() -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
-    pdf.setFont("Helvetica", 20)
-    pdf.drawString(72, 760, "Purchase order 4711")
-    pdf.drawString(72, 720, "Buyer: Kestrel Dynamics GmbH")
-    pdf.drawString(72, 680, "Quantity: 2,000 arc segments")
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+#: set large (size=20), so that Tesseract reads the page images at preview resolution
+ORDER: tuple[Line, ...] = (
+    (760, "Purchase order 4711"),
+    (720, "Buyer: Kestrel Dynamics GmbH"),
+    (680, "Quantity: 2,000 arc segments"),
+)
 
 
 @pytest.fixture
@@ -100,7 +94,7 @@ def test_pages_of_each_view(stack: Stack, client: FlaskClient) -> None:
     res = client.post(
         f"/api/v1/cases/{case_id}/files",
         headers=bearer(world.applicant),
-        data={"file": (io.BytesIO(order_pdf()), "order.pdf")},
+        data={"file": (io.BytesIO(order_pdf(ORDER, size=20)), "order.pdf")},
         content_type="multipart/form-data",
     )
     assert res.status_code == 201, res.get_json()
@@ -228,7 +222,7 @@ def test_rendering_is_idempotent_replaces_old_pages_and_follows_a_rerun(
     res = client.post(
         f"/api/v1/cases/{case_id}/files",
         headers=bearer(world.applicant),
-        data={"file": (io.BytesIO(order_pdf()), "order.pdf")},
+        data={"file": (io.BytesIO(order_pdf(ORDER, size=20)), "order.pdf")},
         content_type="multipart/form-data",
     )
     file_id = res.get_json()["id"]

@@ -26,6 +26,7 @@ from exchange import create_app
 from exchange.models import CaseFile, RedactedFile
 from exchange.models.database import Database
 from tests.conftest import Stack
+from tests.corpus.orders import Line, order_pdf
 from tests.functional.sealed_case import extra_account
 from tests.functional.test_api_flow import all_findings, open_bundle, pdftotext, wait_for
 from tests.functional.test_concurrency import _together
@@ -50,28 +51,18 @@ PARTS = "part,customer,quantity\nN48-ARC,Kestrel Dynamics GmbH,2000\nN52-RING,Ke
 SELECTED = "ramp 4 K/min to 1040 C"
 #: the serial plate on page 2, in fractions of the page: left, top, right, bottom
 PLATE_BOX = [0.08, 0.12, 0.75, 0.22]
+END_USE_STATEMENT: tuple[Line, ...] = (
+    (760, "End-use statement"),
+    (730, "Buyer: Kestrel Dynamics GmbH, Stuttgart"),
+    (700, "End user: Oakridge Acoustics Ltd"),
+    (670, "Quantity: 2,000 N48 arc segments"),
+)
+#: page 2: y = 842 * (1 - 0.17) ~ 700 puts the plate inside PLATE_BOX
+PLATE_PAGE: tuple[Line, ...] = ((700, "Serial plate ZX-4471-Q", 20), (400, "Inspection passed on 12 March"))
 
 
 def end_use_pdf() -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)  # 595 x 842 points
-    pdf.setFont("Helvetica", 14)
-    pdf.drawString(72, 760, "End-use statement")
-    pdf.drawString(72, 730, "Buyer: Kestrel Dynamics GmbH, Stuttgart")
-    pdf.drawString(72, 700, "End user: Oakridge Acoustics Ltd")
-    pdf.drawString(72, 670, "Quantity: 2,000 N48 arc segments")
-    pdf.showPage()
-    pdf.setFont("Helvetica", 20)
-    # y = 842 * (1 - 0.17) ~ 700: inside PLATE_BOX
-    pdf.drawString(72, 700, "Serial plate ZX-4471-Q")
-    pdf.setFont("Helvetica", 14)
-    pdf.drawString(72, 400, "Inspection passed on 12 March")
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+    return order_pdf(END_USE_STATEMENT, PLATE_PAGE, size=14)
 
 
 def docx_bytes(tmp_path: Path) -> bytes:

@@ -18,6 +18,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from exchange import create_app
 from tests.conftest import Stack
+from tests.corpus.orders import PURCHASE_ORDER, order_pdf
 from tests.functional.browser import browser, live_server, sign_in
 from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a fixture)
     PHONE,
@@ -43,28 +44,12 @@ recipients:
 """
 
 
-def order_pdf() -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
-    pdf.setFont("Helvetica", 18)
-    pdf.drawString(72, 760, "Purchase order 4711")
-    pdf.drawString(72, 720, "Buyer: Kestrel Dynamics GmbH, Stuttgart")
-    pdf.drawString(72, 680, "Process: grain boundary diffusion")
-    pdf.drawString(72, 400, "Delivery address: Werkstrasse 12")
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
-
-
 def processed_case(client: FlaskClient, world: World, stack: Stack) -> tuple[str, str]:
     case_id = new_case(client, world, "Magnets for review", POLICY)
     res = client.post(
         f"/api/v1/cases/{case_id}/files",
         headers=bearer(world.applicant),
-        data={"file": (io.BytesIO(order_pdf()), "order.pdf")},
+        data={"file": (io.BytesIO(order_pdf(PURCHASE_ORDER, size=18)), "order.pdf")},
         content_type="multipart/form-data",
     )
     assert res.status_code == 201, res.get_json()
