@@ -26,6 +26,18 @@ PURCHASE_ORDER: tuple[Line, ...] = (
     (680, "Process: grain boundary diffusion"),
     (400, f"Delivery address: {DELIVERY_STREET} 12"),
 )
+#: both recipients lose the purchase order's customer and trade secret (one finding each)
+PURCHASE_ORDER_POLICY = """version: 1
+name: NdFeB magnets for loudspeakers
+terms:
+  customers: ["Kestrel Dynamics GmbH"]
+  trade_secrets: ["grain boundary diffusion"]
+recipients:
+  bureau:
+    redact: [CUSTOMER, TRADE_SECRET]
+  supplier:
+    redact: [CUSTOMER, TRADE_SECRET]
+"""
 
 
 def order_pdf(*pages: Sequence[Line], size: float = 12, title: str | None = None) -> bytes:

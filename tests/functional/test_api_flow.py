@@ -20,7 +20,7 @@ from exchange.domain.bundles.sealing import open_sealed
 from exchange.domain.bundles.signing import verify
 from tests.conftest import Stack
 from tests.corpus.orders import Line, order_pdf
-from tests.seed import World, new_case, seed_world
+from tests.seed import World, bearer, new_case, seed_world
 
 pytestmark = pytest.mark.integration
 
@@ -88,6 +88,17 @@ def wait_for(
             pytest.fail(f"case failed: {body.get('error')}\n{stack.worker_tail()}")
         time.sleep(0.3)
     pytest.fail(f"case stayed {body.get('status')} (wanted {want})\n{stack.worker_tail()}")
+
+
+def upload(client: FlaskClient, world: World, case_id: str, name: str, data: bytes) -> str:
+    res = client.post(
+        f"/api/v1/cases/{case_id}/files",
+        headers=bearer(world.applicant),
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+    assert res.status_code == 201, res.get_json()
+    return str(res.get_json()["id"])
 
 
 def open_bundle(raw: bytes, identity: str) -> dict[str, bytes]:

@@ -29,7 +29,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from exchange import create_app
 from exchange.services import accounts
 from tests.conftest import Stack
-from tests.corpus.orders import DELIVERY_STREET, PURCHASE_ORDER, Line, order_pdf
+from tests.corpus.orders import DELIVERY_STREET, PURCHASE_ORDER, PURCHASE_ORDER_POLICY, Line, order_pdf
 from tests.functional.accounts_flow import operator
 from tests.functional.browser import browser, live_server, sign_in
 from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a fixture)
@@ -42,20 +42,9 @@ from tests.seed import PASSWORD, World, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.sqlite_only]
 
-POLICY = """version: 1
-name: NdFeB magnets for loudspeakers
-terms:
-  customers: ["Kestrel Dynamics GmbH"]
-  trade_secrets: ["grain boundary diffusion"]
-recipients:
-  bureau:
-    redact: [CUSTOMER, TRADE_SECRET]
-  supplier:
-    redact: [CUSTOMER, TRADE_SECRET]
-"""
 QUESTION = "Please add the end-use statement for the second delivery."
 BOXED = DELIVERY_STREET
-#: the purchase order, with a second buyer the bureau's policy keeps and the supplier's redacts
+#: the purchase order with a second buyer, a customer only once the policy imports it from the spreadsheet
 ORDER: tuple[Line, ...] = (*PURCHASE_ORDER, (600, "Second buyer: Oakridge Acoustics Ltd"))
 
 
@@ -173,7 +162,7 @@ def test_the_whole_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
         # -- the policy: YAML in the advanced tab, then customers imported from an XLSX column ---
         page.goto(f"{base}/cases/{case_id}/policy")
         page.click("#tab-yaml")
-        page.fill("#policy-yaml", POLICY)
+        page.fill("#policy-yaml", PURCHASE_ORDER_POLICY)
         page.click("#save-yaml")
         expect(page.locator(".flash")).to_contain_text("version 1")
         page.click("#tab-form")

@@ -10,7 +10,6 @@ one is not, the selection is gone for both, the bureau's page 2 is painted.
 
 from __future__ import annotations
 
-import io
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from exchange.models.database import Database
 from tests.conftest import Stack
 from tests.corpus.orders import Line, order_pdf
 from tests.functional.sealed_case import extra_account
-from tests.functional.test_api_flow import all_findings, open_bundle, pdftotext, wait_for
+from tests.functional.test_api_flow import all_findings, open_bundle, pdftotext, upload, wait_for
 from tests.functional.test_concurrency import _together
 from tests.seed import World, bearer, new_case, seed_world
 
@@ -76,17 +75,6 @@ def client(stack: Stack) -> Iterator[FlaskClient]:
     app = create_app(stack.settings)
     yield app.test_client()
     app.extensions["exchange"].database.dispose()
-
-
-def upload(client: FlaskClient, world: World, case_id: str, name: str, data: bytes) -> str:
-    res = client.post(
-        f"/api/v1/cases/{case_id}/files",
-        headers=bearer(world.applicant),
-        data={"file": (io.BytesIO(data), name)},
-        content_type="multipart/form-data",
-    )
-    assert res.status_code == 201, res.get_json()
-    return str(res.get_json()["id"])
 
 
 def file_state(stack: Stack, file_id: str) -> tuple[int, str | None, set[tuple[str, str | None, str]]]:
@@ -297,28 +285,16 @@ def _bad_input(
         json={"recipient": "supplier", "decision": "keep"},
     )
     assert res.status_code == 404
-    res = client.post(
-        f"/api/v1/cases/{other}/files/{docx_id}/boxes",
-        headers=app_h,
-        json={"page": 1, "box": [0.1, 0.1, 0.5, 0.5], "recipients": ["bureau"]},
-    )
-    assert res.status_code == 422
-    assert res.get_json()["error"] == (
-        "manual boxes apply to PDF pages and images; select the text to redact instead"
-    )
-    # A file of one case named under another.
-    res = client.post(
-        f"/api/v1/cases/{other}/files/{pdf_id}/boxes",
-        headers=app_h,
-        json={"page": 1, "box": [0.1, 0.1, 0.5, 0.5], "recipients": ["bureau"]},
-    )
-    assert res.status_code == 404
-    res = client.post(
-        f"/api/v1/cases/{case_id}/files/{csv_id}/boxes",
-        headers=app_h,
-        json={"page": 1, "box": [0.1, 0.1, 0.5, 0.5], "recipients": ["bureau"]},
-    )
-    assert res.status_code == 422
+    box = {"page": 1, "box": [0.1, 0.1, 0.5, 0.5], "recipients": ["bureau"]}
+    not_a_page = "manual boxes apply to PDF pages and images; select the text to redact instead"
+    for case, file_id, status, error in (
+        (other, docx_id, 422, not_a_page),
+        (other, pdf_id, 404, None),  # a file of one case named under another
+        (case_id, csv_id, 422, None),
+    ):
+        res = client.post(f"/api/v1/cases/{case}/files/{file_id}/boxes", headers=app_h, json=box)
+        assert res.status_code == status, (case, file_id, res.get_json())
+        assert error is None or res.get_json()["error"] == error, res.get_json()
 
     boxes = f"/api/v1/cases/{case_id}/files/{pdf_id}/boxes"
     for body, reason in (

@@ -8,7 +8,6 @@ Screenshots go where the other browser tests put theirs.
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from exchange import create_app
 from tests.conftest import Stack
-from tests.corpus.orders import PURCHASE_ORDER, order_pdf
+from tests.corpus.orders import PURCHASE_ORDER, PURCHASE_ORDER_POLICY, order_pdf
 from tests.functional.browser import browser, live_server, sign_in
 from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a fixture)
     PHONE,
@@ -27,33 +26,15 @@ from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a 
     no_sideways_scroll,
     shoot,
 )
+from tests.functional.test_api_flow import upload
 from tests.seed import PASSWORD, World, bearer, new_case, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.sqlite_only]
 
-POLICY = """version: 1
-name: review page
-terms:
-  customers: ["Kestrel Dynamics GmbH"]
-  trade_secrets: ["grain boundary diffusion"]
-recipients:
-  bureau:
-    redact: [CUSTOMER, TRADE_SECRET]
-  supplier:
-    redact: [CUSTOMER, TRADE_SECRET]
-"""
-
 
 def processed_case(client: FlaskClient, world: World, stack: Stack) -> tuple[str, str]:
-    case_id = new_case(client, world, "Magnets for review", POLICY)
-    res = client.post(
-        f"/api/v1/cases/{case_id}/files",
-        headers=bearer(world.applicant),
-        data={"file": (io.BytesIO(order_pdf(PURCHASE_ORDER, size=18)), "order.pdf")},
-        content_type="multipart/form-data",
-    )
-    assert res.status_code == 201, res.get_json()
-    file_id = res.get_json()["id"]
+    case_id = new_case(client, world, "Magnets for review", PURCHASE_ORDER_POLICY)
+    file_id = upload(client, world, case_id, "order.pdf", order_pdf(PURCHASE_ORDER, size=18))
     assert client.post(f"/api/v1/cases/{case_id}/submit", headers=bearer(world.applicant)).status_code == 202
     deadline = time.monotonic() + 240
     status = ""
@@ -180,7 +161,7 @@ def test_review_page_is_the_applicants_only(stack: Stack) -> None:
     world = seed_world(stack.settings)
     app = create_app(stack.settings)
     client = app.test_client()
-    case_id = new_case(client, world, "Nobody else's", POLICY)
+    case_id = new_case(client, world, "Nobody else's", PURCHASE_ORDER_POLICY)
     for account in (world.supplier, world.bureau, world.outsider):
         res = client.get(f"/cases/{case_id}/review", headers=bearer(account))
         assert res.status_code in (403, 404), (account.email, res.status_code)

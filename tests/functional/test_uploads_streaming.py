@@ -27,11 +27,11 @@ BOUNDARY = "sx-test-boundary-7f3a"
 DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 
 
-def new_case(server: LiveServer, world: World) -> str:
+def new_case(server: LiveServer, world: World, title: str = "streaming") -> str:
     res = requests.post(
         server.url + "/api/v1/cases",
         headers=bearer(world.applicant),
-        json={"title": "streaming", "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
+        json={"title": title, "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
         timeout=30,
     )
     assert res.status_code == 201, res.text
