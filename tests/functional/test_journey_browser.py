@@ -38,6 +38,7 @@ from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a 
     shoot,
 )
 from tests.functional.test_api_flow import open_bundle
+from tests.functional.test_review_page import draw_box
 from tests.seed import PASSWORD, World, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.sqlite_only]
@@ -192,19 +193,8 @@ def test_the_whole_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
         group = page.locator('#finding-groups li[data-term="Kestrel Dynamics GmbH"]')
         group.locator("button.keep-one").click()
         expect(group.locator('.decision[data-recipient="supplier"]')).to_have_class("decision decision-keep")
-        page.locator("#original-img").scroll_into_view_if_needed()
-        frame = page.locator("#original-img").bounding_box()
-        assert frame is not None
         margin = 0.01
-        x0 = frame["x"] + frame["width"] * (box[0] - margin)
-        y0 = frame["y"] + frame["height"] * (box[1] - margin)
-        x1 = frame["x"] + frame["width"] * (box[2] + margin)
-        y1 = frame["y"] + frame["height"] * (box[3] + margin)
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
-        page.mouse.move(x1, y1, steps=4)
-        page.mouse.up()
+        draw_box(page, box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin)
         expect(page.locator("#box-list li.box-item")).to_have_count(1)
         both_languages(page, "05-review", axe_script)
 

@@ -53,6 +53,20 @@ def processed_case(client: FlaskClient, world: World, stack: Stack) -> tuple[str
     pytest.fail(f"pages stayed {status}\n{stack.worker_tail()}")
 
 
+def draw_box(page: Page, left: float, top: float, right: float, bottom: float) -> None:
+    """Drag a box with the mouse over the original page image; corners in fractions of the image."""
+    page.locator("#original-img").scroll_into_view_if_needed()
+    frame = page.locator("#original-img").bounding_box()
+    assert frame is not None
+    x0, y0 = frame["x"] + frame["width"] * left, frame["y"] + frame["height"] * top
+    x1, y1 = frame["x"] + frame["width"] * right, frame["y"] + frame["height"] * bottom
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
+    page.mouse.move(x1, y1, steps=4)
+    page.mouse.up()
+
+
 def counts(page: Page, entity_type: str, recipient: str) -> object:
     return page.locator(f'#counts tr[data-type="{entity_type}"] td.count-{recipient}')
 
@@ -97,16 +111,7 @@ def test_review_page_reject_a_finding_and_draw_a_box(stack: Stack, axe_script: P
         expect(page.locator("#original-frame .mark.mark-keep")).to_have_count(1)
 
         # Draw a box over the delivery address with the mouse.
-        page.locator("#original-img").scroll_into_view_if_needed()
-        frame = page.locator("#original-img").bounding_box()
-        assert frame is not None
-        x0, y0 = frame["x"] + frame["width"] * 0.10, frame["y"] + frame["height"] * 0.50
-        x1, y1 = frame["x"] + frame["width"] * 0.60, frame["y"] + frame["height"] * 0.54
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
-        page.mouse.move(x1, y1, steps=4)
-        page.mouse.up()
+        draw_box(page, 0.10, 0.50, 0.60, 0.54)
         expect(page.locator("#box-list li.box-item")).to_have_count(1)
         expect(page.locator("#original-frame .manual-box")).to_have_count(1)
         boxes = (
