@@ -40,7 +40,7 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 
 from exchange.domain.errors import Conflict, DomainError, InvalidInput, NotFound, TooLarge
-from exchange.domain.filetypes import sniff_media_type, upload_name
+from exchange.domain.filetypes import upload_name
 from exchange.models import PendingBlob, UploadSession
 from exchange.services import uploads
 from exchange.services.context import ServiceContext
@@ -51,7 +51,6 @@ MAX_PART_BYTES = 32 * 1024 * 1024
 #: open sessions one user may hold at once (each holds stored parts)
 MAX_OPEN_SESSIONS = 20
 SESSION_LIFETIME = timedelta(hours=24)
-_CONTAINERS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,43 +156,6 @@ def status(ctx: ServiceContext, upload_id: str) -> Progress:
     return _progress(_owned(ctx, upload_id))
 
 
-class _Part:
-    """The readable the blob store encrypts from: at most ``limit`` bytes, counted."""
-
-    def __init__(self, chunks: Iterable[bytes], limit: int) -> None:
-        self._chunks = iter(chunks)
-        self._pending = b""
-        self.limit = limit
-        self.size = 0
-        self.head = b""
-        self.error: BaseException | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        try:
-            return self._read(n)
-        except BaseException as exc:
-            self.error = exc
-            raise
-
-    def _read(self, n: int) -> bytes:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return b""
-            self._pending = chunk
-        size = len(self._pending) if n < 0 else min(n, len(self._pending))
-        data, self._pending = self._pending[:size], self._pending[size:]
-        self.size += len(data)
-        if self.size > self.limit:
-            raise TooLarge("more bytes than the upload announced (or than one request may carry)")
-        if len(self.head) < 8192:
-            self.head += data[: 8192 - len(self.head)]
-        return data
-
-
 def append(ctx: ServiceContext, upload_id: str, offset: int, chunks: Iterable[bytes]) -> Progress:
     """Store the bytes of one PATCH at ``offset``; complete the upload when the last byte is in."""
     row = _owned(ctx, upload_id)
@@ -209,7 +171,11 @@ def append(ctx: ServiceContext, upload_id: str, offset: int, chunks: Iterable[by
     session_id, case_id, name, length = row.id, row.case_id, row.name, row.length
     ctx.commit()  # the key is recorded before anything is written under it
 
-    part = _Part(chunks, min(MAX_PART_BYTES, length - offset))
+    part = uploads.ChunkReader(
+        chunks,
+        min(MAX_PART_BYTES, length - offset),
+        "more bytes than the upload announced (or than one request may carry)",
+    )
     try:
         ctx.blobs.put(key, part)  # type: ignore[arg-type]
     except BaseException as exc:
@@ -219,10 +185,10 @@ def append(ctx: ServiceContext, upload_id: str, offset: int, chunks: Iterable[by
         if cause is not None and cause is not exc:
             raise cause from None
         raise
-    if offset == 0 and part.size and not part.head.startswith(_CONTAINERS):
+    if offset == 0 and part.size:
         try:
             # Refuse a lying or unsupported type at the first bytes, not after 2 GB.
-            sniff_media_type(part.head, upload_name(name))
+            uploads.check_head(part.head, upload_name(name))
         except DomainError:
             _drop_part(ctx, key)
             terminate(ctx, session_id)

@@ -59,37 +59,68 @@ class ReceivedFile:
     size: int
 
 
-class _Receiver:
-    """The file-like reader the blob store encrypts from: counts, hashes, limits and sniffs.
+class ChunkReader:
+    """The file-like reader a blob store encrypts from: counts, limits and keeps the head of ``chunks``.
+
+    The limit is checked as each chunk arrives, before any of it is handed
+    on, so a body larger than ``limit`` fails with ``TooLarge(too_large)``
+    whatever a header claimed. ``early_sniff`` sees the first
+    ``SNIFF_BYTES`` (or the whole body, if shorter) as soon as they are in,
+    so a refused type stops the read early. Chunks are handed out through a
+    view, so each byte is copied once however small the reads: the encryptor
+    reads 8 KiB at a time, and a completed resumable upload arrives here as
+    parts of up to 32 MiB.
 
     Errors raised here are kept in ``error`` because the encryptor wraps
     whatever its reader raises in an exception of its own.
     """
 
-    def __init__(self, chunks: Iterable[bytes], limit: int, early_sniff: Callable[[bytes], None]) -> None:
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        limit: int,
+        too_large: str,
+        *,
+        early_sniff: Callable[[bytes], None] | None = None,
+        hashed: bool = False,
+    ) -> None:
         self._chunks: Iterator[bytes] = iter(chunks)
-        self._pending = b""
-        self._early_sniff: Callable[[bytes], None] | None = early_sniff
+        self._pending = memoryview(b"")
+        self._early_sniff = early_sniff
+        self._too_large = too_large
+        # Hashing is optional: a resumable part is hashed once, as the whole file, when it completes.
+        self._digest = hashlib.sha256() if hashed else None
         self.limit = limit
         self.size = 0
-        self.digest = hashlib.sha256()
         self.head = b""
         self.error: BaseException | None = None
+
+    @property
+    def sha256(self) -> str:
+        """The hex SHA-256 of all bytes received so far."""
+        if self._digest is None:
+            raise TypeError("this reader was made without hashed=True")
+        return self._digest.hexdigest()
 
     def _sniff_head(self, final: bool) -> None:
         if self._early_sniff is not None and (final or len(self.head) >= SNIFF_BYTES):
             check, self._early_sniff = self._early_sniff, None
             check(self.head)
 
-    def read(self, n: int = -1) -> bytes:
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int | None = -1) -> bytes:
+        """At most ``n`` bytes, at most one chunk's worth; all of the current chunk when ``n`` is negative."""
         try:
-            return self._read(n)
+            return self._read(-1 if n is None else n)
         except BaseException as exc:
             self.error = exc
             raise
 
     def _read(self, n: int) -> bytes:
-        want = n if n and n > 0 else 1 << 16
+        if n == 0:
+            return b""
         while not self._pending:
             chunk = next(self._chunks, None)
             if chunk is None:
@@ -97,20 +128,26 @@ class _Receiver:
                 return b""
             self.size += len(chunk)
             if self.size > self.limit:
-                raise TooLarge(
-                    f"the file is larger than the {self.limit // (1024 * 1024)} MiB limit; nothing was stored"
-                )
-            self.digest.update(chunk)
+                raise TooLarge(self._too_large)
+            if self._digest is not None:
+                self._digest.update(chunk)
             if len(self.head) < SNIFF_BYTES:
                 self.head += chunk[: SNIFF_BYTES - len(self.head)]
-            self._pending = chunk
+            self._pending = memoryview(chunk)
             # The type is decided as soon as the head is in: a refused type stops the upload early.
             self._sniff_head(final=False)
-        out, self._pending = self._pending[:want], self._pending[want:]
-        return out
+        take = len(self._pending) if n < 0 else min(n, len(self._pending))
+        out, self._pending = self._pending[:take], self._pending[take:]
+        return out.tobytes()
 
-    def readable(self) -> bool:
-        return True
+
+def check_head(head: bytes, display: str) -> None:
+    """Refuse a file by its first bytes, unless its type shows only inside a container.
+
+    A container (ZIP, CFB) is sniffed once it is stored, from its part list.
+    """
+    if not head.startswith(_CONTAINERS):
+        sniff_media_type(head, display)
 
 
 class _WindowCollector:
@@ -227,11 +264,14 @@ def receive_upload(
     case = _authorise(ctx, case_id)
     display = upload_name(name)
 
-    def early_sniff(head: bytes) -> None:
-        if not head.startswith(_CONTAINERS):
-            sniff_media_type(head, display)
-
-    receiver = _Receiver(chunks, ctx.settings.max_upload_bytes, early_sniff)
+    limit = ctx.settings.max_upload_bytes
+    receiver = ChunkReader(
+        chunks,
+        limit,
+        f"the file is larger than the {limit // (1024 * 1024)} MiB limit; nothing was stored",
+        early_sniff=lambda head: check_head(head, display),
+        hashed=True,
+    )
     key = ctx.blobs.new_key("upload")
     try:
         ctx.blobs.put(key, receiver)  # type: ignore[arg-type]
@@ -247,7 +287,7 @@ def receive_upload(
         case_id=case.id,
         name=display,
         size=receiver.size,
-        sha256=receiver.digest.hexdigest(),
+        sha256=receiver.sha256,
         media_type=media_type,
         blob_key=key,
         # The version this file came with: a supplement's files belong to the next bundle version.
@@ -270,7 +310,7 @@ def receive_upload(
     return ReceivedFile(row, receiver.size)
 
 
-def _sniff_stored(ctx: ServiceContext, key: str, receiver: _Receiver, display: str) -> str:
+def _sniff_stored(ctx: ServiceContext, key: str, receiver: ChunkReader, display: str) -> str:
     if receiver.size == 0:
         return sniff_media_type(b"", display)
     if not receiver.head.startswith(_CONTAINERS):

@@ -19,7 +19,8 @@ from exchange import create_app
 from exchange.domain.bundles.sealing import open_sealed
 from exchange.domain.bundles.signing import verify
 from tests.conftest import Stack
-from tests.seed import World, new_case, seed_world
+from tests.corpus.orders import Line, order_pdf
+from tests.seed import World, bearer, new_case, seed_world
 
 pytestmark = pytest.mark.integration
 
@@ -56,20 +57,12 @@ recipients:
 """
 
 
-def end_use_pdf() -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
-    pdf.setTitle("End-use statement for Kestrel Dynamics GmbH")
-    pdf.drawString(72, 760, "End-use statement")
-    pdf.drawString(72, 740, "The magnets are for Oakridge Acoustics Ltd, who build loudspeakers.")
-    pdf.drawString(72, 720, "Intermediate buyer: Kestrel Dynamics GmbH, Stuttgart.")
-    pdf.drawString(72, 700, "Quantity: 2,000 N48 arc segments.")
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+END_USE_STATEMENT: tuple[Line, ...] = (
+    (760, "End-use statement"),
+    (740, "The magnets are for Oakridge Acoustics Ltd, who build loudspeakers."),
+    (720, "Intermediate buyer: Kestrel Dynamics GmbH, Stuttgart."),
+    (700, "Quantity: 2,000 N48 arc segments."),
+)
 
 
 def pdftotext(data: bytes) -> str:
@@ -95,6 +88,17 @@ def wait_for(
             pytest.fail(f"case failed: {body.get('error')}\n{stack.worker_tail()}")
         time.sleep(0.3)
     pytest.fail(f"case stayed {body.get('status')} (wanted {want})\n{stack.worker_tail()}")
+
+
+def upload(client: FlaskClient, world: World, case_id: str, name: str, data: bytes) -> str:
+    res = client.post(
+        f"/api/v1/cases/{case_id}/files",
+        headers=bearer(world.applicant),
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+    assert res.status_code == 201, res.get_json()
+    return str(res.get_json()["id"])
 
 
 def open_bundle(raw: bytes, identity: str) -> dict[str, bytes]:
@@ -139,7 +143,7 @@ def test_whole_api_flow(stack: Stack, client: FlaskClient, tmp_path: Any) -> Non
     uploads = {
         "orders.txt": ORDERS.encode(),
         "process-notes.txt": PROCESS.encode(),
-        "end-use.pdf": end_use_pdf(),
+        "end-use.pdf": order_pdf(END_USE_STATEMENT, title="End-use statement for Kestrel Dynamics GmbH"),
     }
     for name, data in uploads.items():
         res = client.post(

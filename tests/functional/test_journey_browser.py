@@ -14,7 +14,6 @@ Chinese, go where the other browser tests put theirs.
 
 from __future__ import annotations
 
-import io
 import re
 import subprocess
 import tempfile
@@ -30,6 +29,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from exchange import create_app
 from exchange.services import accounts
 from tests.conftest import Stack
+from tests.corpus.orders import DELIVERY_STREET, PURCHASE_ORDER, PURCHASE_ORDER_POLICY, Line, order_pdf
 from tests.functional.accounts_flow import operator
 from tests.functional.browser import browser, live_server, sign_in
 from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a fixture)
@@ -38,40 +38,15 @@ from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a 
     shoot,
 )
 from tests.functional.test_api_flow import open_bundle
+from tests.functional.test_review_page import draw_box
 from tests.seed import PASSWORD, World, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.sqlite_only]
 
-POLICY = """version: 1
-name: NdFeB magnets for loudspeakers
-terms:
-  customers: ["Kestrel Dynamics GmbH"]
-  trade_secrets: ["grain boundary diffusion"]
-recipients:
-  bureau:
-    redact: [CUSTOMER, TRADE_SECRET]
-  supplier:
-    redact: [CUSTOMER, TRADE_SECRET]
-"""
 QUESTION = "Please add the end-use statement for the second delivery."
-BOXED = "Werkstrasse"
-
-
-def order_pdf() -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
-    pdf.setFont("Helvetica", 18)
-    pdf.drawString(72, 760, "Purchase order 4711")
-    pdf.drawString(72, 720, "Buyer: Kestrel Dynamics GmbH, Stuttgart")
-    pdf.drawString(72, 680, "Process: grain boundary diffusion")
-    pdf.drawString(72, 600, "Second buyer: Oakridge Acoustics Ltd")
-    pdf.drawString(72, 400, f"Delivery address: {BOXED} 12")
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+BOXED = DELIVERY_STREET
+#: the purchase order with a second buyer, a customer only once the policy imports it from the spreadsheet
+ORDER: tuple[Line, ...] = (*PURCHASE_ORDER, (600, "Second buyer: Oakridge Acoustics Ltd"))
 
 
 def customer_list(path: Path) -> Path:
@@ -153,7 +128,7 @@ def test_the_whole_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
     with operator(stack.settings) as ctx:
         accounts.set_require_totp(ctx, world.applicant.org, True)
     source = tmp_path / "purchase-order-4711.pdf"
-    source.write_bytes(order_pdf())
+    source.write_bytes(order_pdf(ORDER, size=18))
     box = word_box(source, BOXED)
     app = create_app(stack.settings)
     with live_server(app) as base, browser() as chromium:
@@ -188,7 +163,7 @@ def test_the_whole_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
         # -- the policy: YAML in the advanced tab, then customers imported from an XLSX column ---
         page.goto(f"{base}/cases/{case_id}/policy")
         page.click("#tab-yaml")
-        page.fill("#policy-yaml", POLICY)
+        page.fill("#policy-yaml", PURCHASE_ORDER_POLICY)
         page.click("#save-yaml")
         expect(page.locator(".flash")).to_contain_text("version 1")
         page.click("#tab-form")
@@ -218,19 +193,8 @@ def test_the_whole_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
         group = page.locator('#finding-groups li[data-term="Kestrel Dynamics GmbH"]')
         group.locator("button.keep-one").click()
         expect(group.locator('.decision[data-recipient="supplier"]')).to_have_class("decision decision-keep")
-        page.locator("#original-img").scroll_into_view_if_needed()
-        frame = page.locator("#original-img").bounding_box()
-        assert frame is not None
         margin = 0.01
-        x0 = frame["x"] + frame["width"] * (box[0] - margin)
-        y0 = frame["y"] + frame["height"] * (box[1] - margin)
-        x1 = frame["x"] + frame["width"] * (box[2] + margin)
-        y1 = frame["y"] + frame["height"] * (box[3] + margin)
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
-        page.mouse.move(x1, y1, steps=4)
-        page.mouse.up()
+        draw_box(page, box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin)
         expect(page.locator("#box-list li.box-item")).to_have_count(1)
         both_languages(page, "05-review", axe_script)
 

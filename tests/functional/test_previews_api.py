@@ -26,7 +26,9 @@ from exchange.models.database import Database
 from exchange.services import previews
 from exchange.services.context import ServiceContext
 from tests.conftest import Stack
+from tests.corpus.orders import Line, order_pdf
 from tests.functional.sealed_case import extra_account
+from tests.functional.test_api_flow import upload
 from tests.seed import World, bearer, new_case, seed_world
 
 pytestmark = pytest.mark.integration
@@ -43,19 +45,12 @@ recipients:
 """
 
 
-def order_pdf() -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
-    pdf.setFont("Helvetica", 20)
-    pdf.drawString(72, 760, "Purchase order 4711")
-    pdf.drawString(72, 720, "Buyer: Kestrel Dynamics GmbH")
-    pdf.drawString(72, 680, "Quantity: 2,000 arc segments")
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+#: set large (size=20), so that Tesseract reads the page images at preview resolution
+ORDER: tuple[Line, ...] = (
+    (760, "Purchase order 4711"),
+    (720, "Buyer: Kestrel Dynamics GmbH"),
+    (680, "Quantity: 2,000 arc segments"),
+)
 
 
 @pytest.fixture
@@ -97,14 +92,7 @@ def ocr(png: bytes) -> str:
 def test_pages_of_each_view(stack: Stack, client: FlaskClient) -> None:
     world = seed_world(stack.settings)
     case_id = new_case(client, world, "Previews", POLICY)
-    res = client.post(
-        f"/api/v1/cases/{case_id}/files",
-        headers=bearer(world.applicant),
-        data={"file": (io.BytesIO(order_pdf()), "order.pdf")},
-        content_type="multipart/form-data",
-    )
-    assert res.status_code == 201, res.get_json()
-    file_id = res.get_json()["id"]
+    file_id = upload(client, world, case_id, "order.pdf", order_pdf(ORDER, size=20))
     pages = f"/api/v1/cases/{case_id}/files/{file_id}/pages"
 
     # Before processing there is nothing yet: the client is told to come back.
@@ -225,13 +213,7 @@ def test_rendering_is_idempotent_replaces_old_pages_and_follows_a_rerun(
 ) -> None:
     world = seed_world(stack.settings)
     case_id = new_case(client, world, "Previews again", POLICY)
-    res = client.post(
-        f"/api/v1/cases/{case_id}/files",
-        headers=bearer(world.applicant),
-        data={"file": (io.BytesIO(order_pdf()), "order.pdf")},
-        content_type="multipart/form-data",
-    )
-    file_id = res.get_json()["id"]
+    file_id = upload(client, world, case_id, "order.pdf", order_pdf(ORDER, size=20))
     assert client.post(f"/api/v1/cases/{case_id}/submit", headers=bearer(world.applicant)).status_code == 202
     pages = f"/api/v1/cases/{case_id}/files/{file_id}/pages"
     first = wait_status(client, pages, world, "ready", stack)

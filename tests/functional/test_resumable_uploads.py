@@ -28,7 +28,8 @@ from exchange.services import resumable
 from exchange.services.context import ServiceContext
 from tests.conftest import Stack
 from tests.functional.live_server import LiveServer, live_server
-from tests.seed import World, bearer, seed_world
+from tests.functional.test_uploads_streaming import new_case
+from tests.seed import Account, World, bearer, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
 
@@ -47,17 +48,6 @@ def server(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     env = {**stack.env, "EXCHANGE_MAX_UPLOAD_BYTES": str(16 * MIB)}
     with live_server(env, tmp_path_factory.mktemp("web") / "gunicorn.log") as live:
         yield live
-
-
-def _case(server: LiveServer, world: World) -> str:
-    res = requests.post(
-        server.url + "/api/v1/cases",
-        headers=bearer(world.applicant),
-        json={"title": "resumable", "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
-        timeout=30,
-    )
-    assert res.status_code == 201, res.text
-    return str(res.json()["id"])
 
 
 def _content(size: int, marker: str) -> bytes:
@@ -82,7 +72,7 @@ def _store_holds(stack: Stack, needle: bytes) -> list[Path]:
 def test_an_interrupted_upload_continues_where_it_stopped(
     stack: Stack, server: LiveServer, world: World
 ) -> None:
-    case_id = _case(server, world)
+    case_id = new_case(server, world, "resumable")
     marker = "RESUME-" + secrets.token_hex(8)
     data = _content(9 * MIB + 12345, marker)
     endpoint = f"{server.url}/api/v1/cases/{case_id}/uploads"
@@ -132,11 +122,11 @@ def _create(server: LiveServer, world: World, case_id: str, length: int, name: s
     return str(res.headers["Location"])
 
 
-def _patch(url: str, world: World, offset: int, body: bytes, **headers: str) -> requests.Response:
+def _patch(url: str, account: Account, offset: int, body: bytes, **headers: str) -> requests.Response:
     return requests.patch(
         url,
         headers={
-            **bearer(world.applicant),
+            **bearer(account),
             **TUS,
             "Upload-Offset": str(offset),
             "Content-Type": "application/offset+octet-stream",
@@ -148,11 +138,11 @@ def _patch(url: str, world: World, offset: int, body: bytes, **headers: str) -> 
 
 
 def test_protocol_errors_get_one_line_reasons(server: LiveServer, world: World) -> None:
-    case_id = _case(server, world)
+    case_id = new_case(server, world, "resumable")
     data = _content(3000, "x")
     url = _create(server, world, case_id, len(data), "a.txt")
 
-    wrong_offset = _patch(url, world, 100, data[:100])
+    wrong_offset = _patch(url, world.applicant, 100, data[:100])
     assert wrong_offset.status_code == 409 and "resume from there" in wrong_offset.json()["error"]
     no_version = requests.patch(
         url,
@@ -165,15 +155,15 @@ def test_protocol_errors_get_one_line_reasons(server: LiveServer, world: World) 
         timeout=30,
     )
     assert no_version.status_code == 412
-    wrong_type = _patch(url, world, 0, data, **{"Content-Type": "application/json"})
+    wrong_type = _patch(url, world.applicant, 0, data, **{"Content-Type": "application/json"})
     assert wrong_type.status_code == 415
-    too_much = _patch(url, world, 0, data + b"more than announced")
-    assert too_much.status_code == 413
+    too_much = _patch(url, world.applicant, 0, data + b"more than announced")
+    assert too_much.status_code == 413 and "more bytes than the upload announced" in too_much.json()["error"]
     # Nothing was taken by the refused requests: the whole file still goes in from 0.
-    done = _patch(url, world, 0, data)
+    done = _patch(url, world.applicant, 0, data)
     assert done.status_code == 204 and done.headers["Upload-Offset"] == str(len(data))
     assert done.headers.get("X-File-Id")
-    again = _patch(url, world, len(data), b"x")
+    again = _patch(url, world.applicant, len(data), b"x")
     assert again.status_code == 409
 
     huge = requests.post(
@@ -199,10 +189,10 @@ def test_protocol_errors_get_one_line_reasons(server: LiveServer, world: World) 
 def test_a_lying_type_is_refused_at_the_first_bytes_and_the_session_ends(
     stack: Stack, server: LiveServer, world: World
 ) -> None:
-    case_id = _case(server, world)
+    case_id = new_case(server, world, "resumable")
     html = b"<!DOCTYPE html><html><body>" + b"x" * 5000 + b"</body></html>"
     url = _create(server, world, case_id, len(html) * 3, "report.pdf")
-    refused = _patch(url, world, 0, html)
+    refused = _patch(url, world.applicant, 0, html)
     assert 400 <= refused.status_code < 500 and refused.json()["error"]
     gone = requests.get(url, headers=bearer(world.applicant), timeout=30)
     assert gone.status_code == 404
@@ -210,23 +200,12 @@ def test_a_lying_type_is_refused_at_the_first_bytes_and_the_session_ends(
 
 
 def test_only_the_uploader_sees_or_continues_an_upload(server: LiveServer, world: World) -> None:
-    case_id = _case(server, world)
+    case_id = new_case(server, world, "resumable")
     data = _content(2000, "mine")
     url = _create(server, world, case_id, len(data), "mine.txt")
     for other in (world.supplier, world.bureau, world.outsider):
         assert requests.get(url, headers=bearer(other), timeout=30).status_code == 404
-        res = requests.patch(
-            url,
-            headers={
-                **bearer(other),
-                **TUS,
-                "Upload-Offset": "0",
-                "Content-Type": "application/offset+octet-stream",
-            },
-            data=data,
-            timeout=30,
-        )
-        assert res.status_code == 404
+        assert _patch(url, other, 0, data).status_code == 404
     assert requests.get(url, timeout=30).status_code == 401
     # a stranger cannot start an upload into the case either
     res = requests.post(
@@ -242,10 +221,10 @@ def _stored_parts(stack: Stack) -> int:
 
 
 def test_termination_deletes_the_stored_parts(stack: Stack, server: LiveServer, world: World) -> None:
-    case_id = _case(server, world)
+    case_id = new_case(server, world, "resumable")
     data = _content(4 * MIB, "T")
     url = _create(server, world, case_id, len(data), "cancel.txt")
-    assert _patch(url, world, 0, data[:MIB]).status_code == 204
+    assert _patch(url, world.applicant, 0, data[:MIB]).status_code == 204
     parts_before = sum(
         1 for _ in Path(stack.env["EXCHANGE_INSTANCE"]).rglob("uploadpart/**/*") if _.is_file()
     )
@@ -258,7 +237,7 @@ def test_termination_deletes_the_stored_parts(stack: Stack, server: LiveServer, 
 
 
 def test_the_client_library_sees_refusals(server: LiveServer, world: World) -> None:
-    case_id = _case(server, world)
+    case_id = new_case(server, world, "resumable")
     client = tus_client.TusClient(
         f"{server.url}/api/v1/cases/{case_id}/uploads", headers=bearer(world.supplier)
     )
@@ -270,10 +249,10 @@ def test_the_client_library_sees_refusals(server: LiveServer, world: World) -> N
 
 
 def test_abandoned_uploads_expire_with_their_parts(stack: Stack, server: LiveServer, world: World) -> None:
-    case_id = _case(server, world)
+    case_id = new_case(server, world, "resumable")
     data = _content(2 * MIB, "E")
     url = _create(server, world, case_id, len(data), "abandoned.txt")
-    assert _patch(url, world, 0, data[:MIB]).status_code == 204
+    assert _patch(url, world.applicant, 0, data[:MIB]).status_code == 204
     before = _stored_parts(stack)
     upload_id = url.rsplit("/", 1)[1]
     database = Database(stack.settings.database_url)

@@ -10,7 +10,6 @@ one is not, the selection is gone for both, the bureau's page 2 is painted.
 
 from __future__ import annotations
 
-import io
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -26,8 +25,9 @@ from exchange import create_app
 from exchange.models import CaseFile, RedactedFile
 from exchange.models.database import Database
 from tests.conftest import Stack
+from tests.corpus.orders import Line, order_pdf
 from tests.functional.sealed_case import extra_account
-from tests.functional.test_api_flow import all_findings, open_bundle, pdftotext, wait_for
+from tests.functional.test_api_flow import all_findings, open_bundle, pdftotext, upload, wait_for
 from tests.functional.test_concurrency import _together
 from tests.seed import World, bearer, new_case, seed_world
 
@@ -50,28 +50,18 @@ PARTS = "part,customer,quantity\nN48-ARC,Kestrel Dynamics GmbH,2000\nN52-RING,Ke
 SELECTED = "ramp 4 K/min to 1040 C"
 #: the serial plate on page 2, in fractions of the page: left, top, right, bottom
 PLATE_BOX = [0.08, 0.12, 0.75, 0.22]
+END_USE_STATEMENT: tuple[Line, ...] = (
+    (760, "End-use statement"),
+    (730, "Buyer: Kestrel Dynamics GmbH, Stuttgart"),
+    (700, "End user: Oakridge Acoustics Ltd"),
+    (670, "Quantity: 2,000 N48 arc segments"),
+)
+#: page 2: y = 842 * (1 - 0.17) ~ 700 puts the plate inside PLATE_BOX
+PLATE_PAGE: tuple[Line, ...] = ((700, "Serial plate ZX-4471-Q", 20), (400, "Inspection passed on 12 March"))
 
 
 def end_use_pdf() -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)  # 595 x 842 points
-    pdf.setFont("Helvetica", 14)
-    pdf.drawString(72, 760, "End-use statement")
-    pdf.drawString(72, 730, "Buyer: Kestrel Dynamics GmbH, Stuttgart")
-    pdf.drawString(72, 700, "End user: Oakridge Acoustics Ltd")
-    pdf.drawString(72, 670, "Quantity: 2,000 N48 arc segments")
-    pdf.showPage()
-    pdf.setFont("Helvetica", 20)
-    # y = 842 * (1 - 0.17) ~ 700: inside PLATE_BOX
-    pdf.drawString(72, 700, "Serial plate ZX-4471-Q")
-    pdf.setFont("Helvetica", 14)
-    pdf.drawString(72, 400, "Inspection passed on 12 March")
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+    return order_pdf(END_USE_STATEMENT, PLATE_PAGE, size=14)
 
 
 def docx_bytes(tmp_path: Path) -> bytes:
@@ -85,17 +75,6 @@ def client(stack: Stack) -> Iterator[FlaskClient]:
     app = create_app(stack.settings)
     yield app.test_client()
     app.extensions["exchange"].database.dispose()
-
-
-def upload(client: FlaskClient, world: World, case_id: str, name: str, data: bytes) -> str:
-    res = client.post(
-        f"/api/v1/cases/{case_id}/files",
-        headers=bearer(world.applicant),
-        data={"file": (io.BytesIO(data), name)},
-        content_type="multipart/form-data",
-    )
-    assert res.status_code == 201, res.get_json()
-    return str(res.get_json()["id"])
 
 
 def file_state(stack: Stack, file_id: str) -> tuple[int, str | None, set[tuple[str, str | None, str]]]:
@@ -306,28 +285,16 @@ def _bad_input(
         json={"recipient": "supplier", "decision": "keep"},
     )
     assert res.status_code == 404
-    res = client.post(
-        f"/api/v1/cases/{other}/files/{docx_id}/boxes",
-        headers=app_h,
-        json={"page": 1, "box": [0.1, 0.1, 0.5, 0.5], "recipients": ["bureau"]},
-    )
-    assert res.status_code == 422
-    assert res.get_json()["error"] == (
-        "manual boxes apply to PDF pages and images; select the text to redact instead"
-    )
-    # A file of one case named under another.
-    res = client.post(
-        f"/api/v1/cases/{other}/files/{pdf_id}/boxes",
-        headers=app_h,
-        json={"page": 1, "box": [0.1, 0.1, 0.5, 0.5], "recipients": ["bureau"]},
-    )
-    assert res.status_code == 404
-    res = client.post(
-        f"/api/v1/cases/{case_id}/files/{csv_id}/boxes",
-        headers=app_h,
-        json={"page": 1, "box": [0.1, 0.1, 0.5, 0.5], "recipients": ["bureau"]},
-    )
-    assert res.status_code == 422
+    box = {"page": 1, "box": [0.1, 0.1, 0.5, 0.5], "recipients": ["bureau"]}
+    not_a_page = "manual boxes apply to PDF pages and images; select the text to redact instead"
+    for case, file_id, status, error in (
+        (other, docx_id, 422, not_a_page),
+        (other, pdf_id, 404, None),  # a file of one case named under another
+        (case_id, csv_id, 422, None),
+    ):
+        res = client.post(f"/api/v1/cases/{case}/files/{file_id}/boxes", headers=app_h, json=box)
+        assert res.status_code == status, (case, file_id, res.get_json())
+        assert error is None or res.get_json()["error"] == error, res.get_json()
 
     boxes = f"/api/v1/cases/{case_id}/files/{pdf_id}/boxes"
     for body, reason in (

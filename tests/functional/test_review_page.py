@@ -8,7 +8,6 @@ Screenshots go where the other browser tests put theirs.
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from exchange import create_app
 from tests.conftest import Stack
+from tests.corpus.orders import PURCHASE_ORDER, PURCHASE_ORDER_POLICY, order_pdf
 from tests.functional.browser import browser, live_server, sign_in
 from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a fixture)
     PHONE,
@@ -26,49 +26,15 @@ from tests.functional.test_accessibility import (  # noqa: F401  (axe_script: a 
     no_sideways_scroll,
     shoot,
 )
+from tests.functional.test_api_flow import upload
 from tests.seed import PASSWORD, World, bearer, new_case, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.sqlite_only]
 
-POLICY = """version: 1
-name: review page
-terms:
-  customers: ["Kestrel Dynamics GmbH"]
-  trade_secrets: ["grain boundary diffusion"]
-recipients:
-  bureau:
-    redact: [CUSTOMER, TRADE_SECRET]
-  supplier:
-    redact: [CUSTOMER, TRADE_SECRET]
-"""
-
-
-def order_pdf() -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
-    pdf.setFont("Helvetica", 18)
-    pdf.drawString(72, 760, "Purchase order 4711")
-    pdf.drawString(72, 720, "Buyer: Kestrel Dynamics GmbH, Stuttgart")
-    pdf.drawString(72, 680, "Process: grain boundary diffusion")
-    pdf.drawString(72, 400, "Delivery address: Werkstrasse 12")
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
-
 
 def processed_case(client: FlaskClient, world: World, stack: Stack) -> tuple[str, str]:
-    case_id = new_case(client, world, "Magnets for review", POLICY)
-    res = client.post(
-        f"/api/v1/cases/{case_id}/files",
-        headers=bearer(world.applicant),
-        data={"file": (io.BytesIO(order_pdf()), "order.pdf")},
-        content_type="multipart/form-data",
-    )
-    assert res.status_code == 201, res.get_json()
-    file_id = res.get_json()["id"]
+    case_id = new_case(client, world, "Magnets for review", PURCHASE_ORDER_POLICY)
+    file_id = upload(client, world, case_id, "order.pdf", order_pdf(PURCHASE_ORDER, size=18))
     assert client.post(f"/api/v1/cases/{case_id}/submit", headers=bearer(world.applicant)).status_code == 202
     deadline = time.monotonic() + 240
     status = ""
@@ -85,6 +51,20 @@ def processed_case(client: FlaskClient, world: World, stack: Stack) -> tuple[str
             asked = True
         time.sleep(0.5)
     pytest.fail(f"pages stayed {status}\n{stack.worker_tail()}")
+
+
+def draw_box(page: Page, left: float, top: float, right: float, bottom: float) -> None:
+    """Drag a box with the mouse over the original page image; corners in fractions of the image."""
+    page.locator("#original-img").scroll_into_view_if_needed()
+    frame = page.locator("#original-img").bounding_box()
+    assert frame is not None
+    x0, y0 = frame["x"] + frame["width"] * left, frame["y"] + frame["height"] * top
+    x1, y1 = frame["x"] + frame["width"] * right, frame["y"] + frame["height"] * bottom
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
+    page.mouse.move(x1, y1, steps=4)
+    page.mouse.up()
 
 
 def counts(page: Page, entity_type: str, recipient: str) -> object:
@@ -131,16 +111,7 @@ def test_review_page_reject_a_finding_and_draw_a_box(stack: Stack, axe_script: P
         expect(page.locator("#original-frame .mark.mark-keep")).to_have_count(1)
 
         # Draw a box over the delivery address with the mouse.
-        page.locator("#original-img").scroll_into_view_if_needed()
-        frame = page.locator("#original-img").bounding_box()
-        assert frame is not None
-        x0, y0 = frame["x"] + frame["width"] * 0.10, frame["y"] + frame["height"] * 0.50
-        x1, y1 = frame["x"] + frame["width"] * 0.60, frame["y"] + frame["height"] * 0.54
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
-        page.mouse.move(x1, y1, steps=4)
-        page.mouse.up()
+        draw_box(page, 0.10, 0.50, 0.60, 0.54)
         expect(page.locator("#box-list li.box-item")).to_have_count(1)
         expect(page.locator("#original-frame .manual-box")).to_have_count(1)
         boxes = (
@@ -195,7 +166,7 @@ def test_review_page_is_the_applicants_only(stack: Stack) -> None:
     world = seed_world(stack.settings)
     app = create_app(stack.settings)
     client = app.test_client()
-    case_id = new_case(client, world, "Nobody else's", POLICY)
+    case_id = new_case(client, world, "Nobody else's", PURCHASE_ORDER_POLICY)
     for account in (world.supplier, world.bureau, world.outsider):
         res = client.get(f"/cases/{case_id}/review", headers=bearer(account))
         assert res.status_code in (403, 404), (account.email, res.status_code)

@@ -27,11 +27,11 @@ BOUNDARY = "sx-test-boundary-7f3a"
 DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 
 
-def new_case(server: LiveServer, world: World) -> str:
+def new_case(server: LiveServer, world: World, title: str = "streaming") -> str:
     res = requests.post(
         server.url + "/api/v1/cases",
         headers=bearer(world.applicant),
-        json={"title": "streaming", "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
+        json={"title": title, "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
         timeout=30,
     )
     assert res.status_code == 201, res.text
@@ -202,7 +202,7 @@ def test_chunked_body_over_the_limit_is_refused_and_leaves_no_plaintext(
             body(),
         )
         assert status == 413, answer[:500]
-        assert b"limit" in answer
+        assert b"larger than the 2 MiB limit; nothing was stored" in answer, answer[:500]
         assert seen_open, "the worker's open files were not sampled"
         assert spool_suspects(seen_open, baseline, stack.settings.blob_root) == set()
         assert files_of(server, world, case_id) == []
