@@ -37,8 +37,18 @@ _SPACE_RUN = re.compile(r"\s+")
 # A word hyphenated across a line end: "Kes-\ntrel" reads as "Kestrel".
 _SOFT_BREAK = re.compile(r"[-\u00ad\u2010\u2011]\s*\n\s*")
 
-#: Characters that render as nothing; a producer may put them inside a word.
-_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+#: Characters that render as nothing; a producer may put them inside a word. These are
+#: Unicode's default-ignorable code points (DerivedCoreProperties.txt): soft hyphen,
+#: zero-width characters, bidi marks and overrides, the combining grapheme joiner,
+#: variation selectors and tag characters. A name with U+202E or U+FE0F inside
+#: renders exactly like the name and must match like it.
+_INVISIBLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)  # fmt: skip
+_INVISIBLE = frozenset(chr(c) for lo, hi in _INVISIBLE_RANGES for c in range(lo, hi + 1))
 #: Every dash-like character folds to ASCII hyphen-minus.
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2043\u2212\ufe58\ufe63\uff0d"
 #: Every apostrophe-like character folds to ASCII apostrophe.
@@ -55,6 +65,11 @@ _TRANSLITERATE = {
     "œ": "oe",
     "ĸ": "k",
     "ŀ": "l",
+    # Cyrillic and Greek letters drawn exactly like Latin ones (after case folding, so
+    # those whose capital is the lookalike count too): "Kеstrel" with a Cyrillic "е"
+    # reads as the name, and is folded like it on both sides of every comparison.
+    **dict(zip("авекмнорстухѕіјԁһԛԝӏ", "abekmhopctyxsijdhqwl", strict=True)),
+    **dict(zip("αβεζηικμνορτυχ", "abezhikmnoptyx", strict=True)),
 }
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 

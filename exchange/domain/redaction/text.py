@@ -23,12 +23,28 @@ A statistical detector (charset-normalizer) was considered and not used: its
 answer may change between releases and on short inputs, and a redaction whose
 output encoding changes with a library upgrade is not reproducible. Content
 that decodes only to control characters or NULs is refused as binary.
+
+Text a reader sees other than as its characters (threat: a producer that
+encodes a name, or a viewer that decodes it):
+
+* an SVG drawing and long base64 runs (data URIs, mail attachments) are
+  refused by :func:`refuse_unreadable`: a browser shows what they encode,
+  and the detector cannot read it;
+* :func:`alternate_readings` gives the text as an HTML page, a URL, a
+  spreadsheet formula or a mis-decoded UTF-8 file would show it
+  (``&#75;estrel``, ``Kestrel%20Dynamics``, ``="Kes"&"trel"``). Engines let
+  the detector read them and verify their outputs' readings too; a value found
+  only there cannot be cut out of the original characters, so the file is
+  withheld rather than shared.
 """
 
 from __future__ import annotations
 
 import codecs
+import html
 import re
+import unicodedata
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -90,6 +106,10 @@ class DecodedText:
 
 
 def _gb2312_area(char: str) -> bool:
+    if unicodedata.category(char) == "Co":
+        # GB18030's user-defined rows (AAA1-AFFE, F8A1-FEFE) decode to private-use
+        # characters: Windows-1252 text such as "Grüße" lands there, Chinese never does.
+        return False
     raw = char.encode("gb18030")
     return len(raw) == 2 and raw[0] >= 0xA1 and raw[1] >= 0xA1
 
@@ -138,6 +158,51 @@ def detect_encoding(data: bytes) -> DecodedText:
     text = data.decode("latin-1")  # every byte is defined: this cannot fail
     _refuse_binary(text)
     return DecodedText(text, TextEncoding("latin-1"))
+
+
+_SVG = re.compile(r"<svg[\s>/]", re.IGNORECASE)
+#: a base64 payload long enough to hold a picture or a document (hashes and keys are shorter)
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{400,}")
+#: a MIME or PEM body: several full lines of base64
+_BASE64_LINES = re.compile(r"(?:^[A-Za-z0-9+/]{60,}={0,2}\r?\n){4,}", re.MULTILINE)
+#: string concatenation in a spreadsheet formula: ``"Kes"&"trel"``, ``CONCAT("Kes","trel")``
+_FORMULA_JOIN = re.compile(r'"\s*[&,;]\s*"')
+_ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);?")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def refuse_unreadable(text: str) -> None:
+    """Refuse text whose content a viewer shows as something the detector cannot read."""
+    if _SVG.search(text):
+        raise UnsupportedFile("an SVG image is not supported: what it draws cannot be checked as text")
+    runs = (m.group(0) for pattern in (_BASE64_RUN, _BASE64_LINES) for m in pattern.finditer(text))
+    if any(_mixed(run) for run in runs):
+        raise UnsupportedFile(
+            "the text holds base64-encoded content (an embedded file or picture) that cannot be checked"
+        )
+
+
+def _mixed(run: str) -> bool:
+    """Base64 of any real payload has upper and lower case letters and digits (a DNA
+    sequence, a hex digest or a line of dashes has not)."""
+    return any(c.isupper() for c in run) and any(c.islower() for c in run) and any(c.isdigit() for c in run)
+
+
+def alternate_readings(text: str, encoding: TextEncoding) -> list[str]:
+    """The text as other readers show it, where that differs; see the module docstring."""
+    readings: list[str] = []
+    if "&" in text and _ENTITY.search(text):
+        readings.append(html.unescape(text))
+    if "%" in text and _PERCENT.search(text):
+        readings.append(urllib.parse.unquote(text, errors="replace"))
+    if '"' in text and _FORMULA_JOIN.search(text):
+        readings.append(_FORMULA_JOIN.sub("", text))
+    if not encoding.unicode and not text.isascii():
+        # A file mixing UTF-8 and Windows-1252 lines is decoded as Windows-1252;
+        # an editor that guesses UTF-8 shows the UTF-8 lines as written.
+        raw = text.encode(encoding.codec, errors="replace")
+        readings.append(raw.decode("utf-8", errors="replace"))
+    return [r for r in dict.fromkeys(readings) if r != text]
 
 
 def decode_text(data: bytes) -> str:

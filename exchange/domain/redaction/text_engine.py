@@ -19,7 +19,10 @@ Invariants:
 * Verification decodes the written bytes with the same encoding and looks
   for every sensitive value in the raw text, in every parsed cell and in
   every row with its cells joined, so neither quoting (``Kes""trel``) nor
-  a cell boundary hides a value.
+  a cell boundary hides a value; and in the text's alternate readings
+  (HTML entities, percent-encoding, formula concatenation, UTF-8 inside a
+  Windows-1252 file), which the detector read too: a value that only those
+  show is withheld, not shared. SVG and base64 payloads are refused.
 """
 
 from __future__ import annotations
@@ -46,7 +49,14 @@ from exchange.domain.redaction.base import (
     new_report,
     withheld,
 )
-from exchange.domain.redaction.text import TextEncoding, detect_encoding, find_leaks, redact_text
+from exchange.domain.redaction.text import (
+    TextEncoding,
+    alternate_readings,
+    detect_encoding,
+    find_leaks,
+    redact_text,
+    refuse_unreadable,
+)
 
 TEXT = "text/plain"
 CSV = "text/csv"
@@ -239,21 +249,34 @@ class TextEngine:
         except OSError as exc:
             raise UnsupportedFile("the file cannot be read") from exc
         decoded = detect_encoding(data)
+        refuse_unreadable(decoded.text)
+        # Read by the detector, never redacted in place: see text.alternate_readings.
+        readings = [
+            TextUnit(reading, None, "decoded")
+            for reading in alternate_readings(decoded.text, decoded.encoding)
+        ]
         layout = detect_table(decoded.text)
         if layout is None:
             return TextDocument(
                 source,
                 TEXT,
-                [TextUnit(decoded.text, None, "text")],
+                [TextUnit(decoded.text, None, "text"), *readings],
                 facts={"encoding": decoded.encoding.codec, "bom": bool(decoded.encoding.bom)},
                 encoding=decoded.encoding,
                 text=decoded.text,
             )
         joined, cell_spans = _detection_text(layout.rows)
+        # A formula's quotes are doubled in the file; its cells show them single.
+        known = {u.text for u in readings}
+        readings += [
+            TextUnit(reading, None, "decoded")
+            for reading in alternate_readings(joined, decoded.encoding)
+            if reading not in known
+        ]
         return TextDocument(
             source,
             CSV,
-            [TextUnit(joined, None, "table")],
+            [TextUnit(joined, None, "table"), *readings],
             facts={
                 "encoding": decoded.encoding.codec,
                 "bom": bool(decoded.encoding.bom),
@@ -340,7 +363,9 @@ class TextEngine:
             return [], ["decode"], "the output does not decode in the input's encoding"
         values = plan.sensitive_values
         leaks = find_leaks(text, values)
-        checks = ["decode", "folded_text"]
+        checks = ["decode", "folded_text", "alternate_readings"]
+        for reading in alternate_readings(text, document.encoding):
+            leaks += [value for value in find_leaks(reading, values) if value not in leaks]
         if document.layout is not None:
             checks += ["cells", "joined_rows", "table_shape"]
             parsed = _parse(text, document.layout.dialect)
@@ -348,7 +373,8 @@ class TextEngine:
                 return leaks, checks, "the redacted table does not have the input's rows and columns"
             cells = "\n".join(cell for row in parsed[1] for cell in row)
             joined = "\n".join(" ".join(row) for row in parsed[1])
-            for value in find_leaks(cells, values) + find_leaks(joined, values):
+            views = [cells, joined, *alternate_readings(cells, document.encoding)]
+            for value in [v for view in views for v in find_leaks(view, values)]:
                 if value not in leaks:
                     leaks.append(value)
         return leaks, checks, ""

@@ -3,7 +3,7 @@
 ``read`` decodes each frame upright (EXIF orientation applied), OCRs it
 (``ocr.ocr_oriented``: a turn search when the upright reading is weak) and
 hands the OCR text to the detector; ``redact`` paints opaque covers over what
-the plan finds, writes fresh frames with no metadata but the ICC profile, and
+the plan finds, writes fresh frames with no metadata but a fresh sRGB profile, and
 verifies the encoded bytes.
 
 Threat assumptions: the file may be hostile (pixel bombs, truncated or
@@ -17,12 +17,20 @@ Invariants:
   against ``max_image_pixels``. Every decoding failure becomes
   :class:`UnsupportedFile` with a one-line reason.
 * Fail closed: ``data`` is set only when the encoded output was decoded
-  again, holds no metadata but the ICC profile, and (for recipients whose
+  again, holds no metadata but that sRGB profile, and (for recipients whose
   images are redacted) an OCR of its pixels at the same turns as the reading
   finds none of ``plan.sensitive_values``. An OCR of the same pixels at the
   same turns is reused (cached by a hash of the pixels), never repeated.
+* A frame whose contrast view (``pixels.contrast_view``) shows ink that
+  grey binarisation misses (light grey text beside black text, dark text on
+  a dark band, coloured text as grey as its background) is OCR'd through
+  that view too, upright, and so is its output when verified.
 * An image OCR cannot read with confidence is redacted as far as it was read
   and flagged ``needs_review``; it is never silently passed as clean.
+* An embedded colour profile is applied at decoding (``pixels.as_srgb``):
+  OCR reads the colours a viewer shows, and the output carries a fresh sRGB
+  profile, never the input's (whose texts and curves are unread). A CMYK
+  frame with a profile is written as RGB.
 * HEIF containers: only the primary image is read and written (as JPEG);
   other images, thumbnails and depth maps in the container are dropped.
 * The applicant's manual boxes (``plan.boxes``; page n is frame n) are
@@ -64,19 +72,26 @@ from exchange.domain.redaction.image.metadata import OUTPUT, encode, metadata_le
 from exchange.domain.redaction.image.ocr import (
     Box,
     OcrResult,
+    OcrWord,
     Rotation,
+    assemble,
     check_languages,
     ocr_at_angles,
+    ocr_image,
     ocr_oriented,
 )
 from exchange.domain.redaction.image.pixels import (
     Polygon,
+    as_srgb,
+    contrast_view,
     cover,
     displayable,
+    hidden_ink,
     paint,
     paint_boxes,
     pixel_digest,
     placeholder,
+    srgb_profile,
     unpainted_boxes,
 )
 from exchange.domain.redaction.text import find_leaks
@@ -106,8 +121,10 @@ class ImageDocument(SourceDocument):
     ocr: list[OcrResult] = field(default_factory=list)
     icc: bytes | None = None
     limits: EngineLimits = field(default_factory=EngineLimits)
-    #: (pixel digest, turns) -> OCR of those pixels at those turns
-    ocr_cache: dict[tuple[str, tuple[float, ...]], OcrResult] = field(default_factory=dict)
+    #: per frame: whether it was also read through its contrast view (pixels.contrast_view)
+    contrast: list[bool] = field(default_factory=list)
+    #: (pixel digest, turns, contrast pass) -> OCR of those pixels at those turns
+    ocr_cache: dict[tuple[str, tuple[float, ...], bool], OcrResult] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -166,7 +183,10 @@ def _decode(image: Image.Image, limits: EngineLimits, notes: list[str]) -> list[
         image.load()
         orientation = image.getexif().get(0x0112, 1)
         upright = ImageOps.exif_transpose(image) if orientation not in (None, 1) else image
-        frames.append(displayable(upright))
+        frame, warning = as_srgb(displayable(upright), image.info.get("icc_profile"))
+        frames.append(frame)
+        if warning and warning not in notes:
+            notes.append(warning)
     return frames
 
 
@@ -198,7 +218,7 @@ class ImageEngine:
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(source, formats=FORMATS) as opened:
                     kind = opened.format or ""
-                    icc = opened.info.get("icc_profile")
+                    had_profile = bool(opened.info.get("icc_profile"))
                     frames = _decode(opened, limits, notes)
         except UnsupportedFile:
             raise
@@ -219,7 +239,9 @@ class ImageEngine:
         def read_frame(frame: Image.Image) -> OcrResult:
             return ocr_oriented(frame, languages=languages, timeout=limits.ocr_timeout, workers=inner)
 
-        results = _parallel(read_frame, frames, limits.ocr_workers)
+        plain = _parallel(read_frame, frames, limits.ocr_workers)
+        contrast = [hidden_ink(frame) for frame in frames]
+        results = _with_contrast(plain, frames, contrast, languages, limits)
         media_type = {"HEIF": "image/heif"}.get(kind, OUTPUT[kind][1])
         document = ImageDocument(
             source,
@@ -228,13 +250,16 @@ class ImageEngine:
             kind=kind,
             frames=frames,
             ocr=results,
-            icc=icc,
+            # Frames were turned into sRGB through their own profiles (pixels.as_srgb).
+            icc=srgb_profile() if had_profile else None,
             limits=limits,
+            contrast=contrast,
             warnings=notes,
         )
-        for frame, result in zip(frames, results, strict=True):
-            document.ocr_cache[(pixel_digest(frame), result.angles)] = result
-        document.facts.update(confidence_facts(results, limits))
+        for frame, result, extra in zip(frames, results, contrast, strict=True):
+            document.ocr_cache[(pixel_digest(frame), result.angles, extra)] = result
+        # Confidence is judged on the plain reading: the contrast view amplifies noise too.
+        document.facts.update(confidence_facts(plain, limits))
         document.facts["page_count"] = len(frames)
         return document
 
@@ -348,23 +373,24 @@ class ImageEngine:
             verification["checks"].append("ocr_of_output")
             limits = document.limits
 
-            def read_written(item: tuple[Image.Image, OcrResult]) -> OcrResult:
-                frame, source_ocr = item
-                key = (pixel_digest(frame), source_ocr.angles)
+            def read_written(item: tuple[Image.Image, OcrResult, bool]) -> OcrResult:
+                frame, source_ocr, extra = item
+                key = (pixel_digest(frame), source_ocr.angles, extra)
                 cached = document.ocr_cache.get(key)
                 if cached is None:
+                    languages = check_languages(limits.ocr_languages)
                     cached = ocr_at_angles(
-                        frame,
-                        source_ocr.angles,
-                        languages=check_languages(limits.ocr_languages),
-                        timeout=limits.ocr_timeout,
-                        workers=1,
+                        frame, source_ocr.angles, languages=languages, timeout=limits.ocr_timeout, workers=1
                     )
+                    if extra:
+                        cached = _with_contrast([cached], [frame], [True], languages, limits)[0]
                     document.ocr_cache[key] = cached
                 return cached
 
             readings = _parallel(
-                read_written, list(zip(frames, document.ocr, strict=True)), limits.ocr_workers
+                read_written,
+                list(zip(frames, document.ocr, document.contrast, strict=True)),
+                limits.ocr_workers,
             )
             for number, reading in enumerate(readings, start=1):
                 for value in find_leaks(reading.text, plan.sensitive_values):
@@ -374,6 +400,59 @@ class ImageEngine:
                     )
         verification["passed"] = not verification["leaks"]
         return leaked
+
+
+#: block numbers of contrast-view words start here, apart from every pass's own lines
+_CONTRAST_BLOCK = 10_000_000
+
+
+def _with_contrast(
+    results: Sequence[OcrResult],
+    frames: Sequence[Image.Image],
+    contrast: Sequence[bool],
+    languages: str,
+    limits: EngineLimits,
+) -> list[OcrResult]:
+    """Each reading, with the words of its frame's contrast view added where ``contrast`` says.
+
+    The view has the frame's geometry, so its words' boxes are frame boxes
+    and covers painted from them land on the frame (see pixels.contrast_view).
+    """
+    todo = [frame for frame, extra in zip(frames, contrast, strict=True) if extra]
+    views = iter(
+        _parallel(
+            lambda frame: ocr_image(contrast_view(frame), languages=languages, timeout=limits.ocr_timeout),
+            todo,
+            limits.ocr_workers,
+        )
+    )
+    out: list[OcrResult] = []
+    for result, extra in zip(results, contrast, strict=True):
+        if not extra:
+            out.append(result)
+            continue
+        seen = next(views)
+        # A word both passes read in the same place is kept once (it would count twice).
+        known = {(w.text, w.box) for w in result.words}
+        words = list(result.words) + [
+            OcrWord(w.text, w.box, w.confidence, (w.line[0] + _CONTRAST_BLOCK, w.line[1], w.line[2]))
+            for w in seen.words
+            if not any(text == w.text and _overlap(box, w.box) > 0.5 for text, box in known)
+        ]
+        merged = assemble(words, result.size)
+        merged.angles = result.angles
+        out.append(merged)
+    return out
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def _unpainted(frames: Sequence[Image.Image], boxes: Sequence[ManualBox]) -> list[dict[str, Any]]:

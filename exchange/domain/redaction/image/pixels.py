@@ -20,10 +20,12 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 from collections.abc import Sequence
+from functools import cache
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFilter
 
 from exchange.domain.detection.review import ManualBox
 from exchange.domain.redaction.image.ocr import Box, Point, Rotation
@@ -67,6 +69,121 @@ def displayable(image: Image.Image) -> Image.Image:
     fresh = Image.new(converted.mode, converted.size)
     fresh.paste(converted, (0, 0))
     return fresh
+
+
+_ICC_SPACE = {"L": b"GRAY", "RGB": b"RGB ", "CMYK": b"CMYK"}
+
+
+@cache
+def srgb_profile() -> bytes:
+    """A fresh sRGB profile: the only one an output carries (no text from the input's)."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def as_srgb(frame: Image.Image, icc: bytes | None) -> tuple[Image.Image, str | None]:
+    """``frame`` (a :func:`displayable` frame) as a viewer shows it through ``icc``, in sRGB.
+
+    A viewer applies the embedded profile, so a profile can make near-white
+    pixels that OCR reads as blank show dark, and its description and
+    copyright texts travel with it. Applying it here means OCR reads the
+    pixels the recipient sees and the output needs no profile but a fresh
+    sRGB one. Returns the frame and a warning, or None. A profile for another
+    colour space than the frame's, or one lcms cannot use, is not applied
+    (viewers ignore it too) and is dropped with the warning.
+    """
+    if not icc:
+        return frame, None
+    if len(icc) < 20 or icc[16:20] != _ICC_SPACE.get(frame.mode):
+        return frame, "a colour profile that does not fit the image was removed"
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        target = ImageCms.ImageCmsProfile(io.BytesIO(srgb_profile()))
+        converted = ImageCms.profileToProfile(frame, source, target, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return frame, "a colour profile that could not be read was removed"
+    if converted is None:
+        return frame, "a colour profile that could not be read was removed"
+    return (converted.convert("L") if frame.mode == "L" else converted), None
+
+
+#: how much a pixel's difference from its surroundings is amplified in the contrast view
+CONTRAST_GAIN = 8
+#: a frame whose contrast view shows at least this share of ink away from any edge that plain
+#: grey binarisation sees gets a second OCR pass over the view
+HIDDEN_INK_SHARE = 0.0005
+HIDDEN_INK_MIN = 150
+
+
+def contrast_view(frame: Image.Image) -> Image.Image:
+    """Dark where any colour channel differs from its surroundings: text OCR misses in grey.
+
+    Tesseract binarises one grey image with one global threshold, so light
+    grey text on a page that also holds black text, dark text on a dark band
+    and coloured text whose grey equals its background's all come out blank,
+    while a viewer shows them plainly. Here each channel's difference from a
+    blurred copy of itself is amplified (:data:`CONTRAST_GAIN`) and the
+    largest difference per pixel is drawn dark on white, same size and
+    geometry as ``frame``, so its word boxes are the frame's.
+    """
+    rgb = frame.convert("RGB") if frame.mode == "CMYK" else frame
+    # The background is the median of sparse samples: an average would mix the text
+    # into it and make the paper around every letter differ too.
+    small = (max(1, rgb.width // 8), max(1, rgb.height // 8))
+    background = rgb.resize(small, Image.Resampling.NEAREST).filter(ImageFilter.MedianFilter(7))
+    background = background.resize(rgb.size, Image.Resampling.BILINEAR)
+    difference = ImageChops.difference(rgb, background)
+    strongest = difference if difference.mode == "L" else _lightest(difference.split())
+    return strongest.point(lambda v: 255 - min(255, v * CONTRAST_GAIN))
+
+
+def _lightest(bands: Sequence[Image.Image]) -> Image.Image:
+    out = bands[0]
+    for band in bands[1:]:
+        out = ImageChops.lighter(out, band)
+    return out
+
+
+#: longest side the hidden-ink test looks at (a frame is reduced first; it only decides a pass)
+HIDDEN_INK_SIDE = 1600
+
+
+def hidden_ink(frame: Image.Image) -> bool:
+    """Whether :func:`contrast_view` shows ink that plain grey binarisation does not.
+
+    Ink in the view counts as hidden when no edge of the frame's grey image,
+    thresholded at its Otsu level as Tesseract does, lies within two pixels.
+    Large frames are judged reduced: this decides whether to spend an OCR
+    pass, and a false yes costs only that pass.
+    """
+    scale = HIDDEN_INK_SIDE / max(frame.width, frame.height)
+    if scale < 1:
+        size = (max(1, round(frame.width * scale)), max(1, round(frame.height * scale)))
+        frame = frame.resize(size, Image.Resampling.BOX)
+    grey = frame.convert("L")
+    plain = grey.point(_otsu_lut(grey.histogram()))
+    edges = ImageChops.difference(
+        plain.filter(ImageFilter.MaxFilter(5)), plain.filter(ImageFilter.MinFilter(5))
+    )
+    ink = contrast_view(frame).point(lambda v: 255 if v < 96 else 0)
+    hidden = ImageChops.subtract(ink, edges).histogram()[255]
+    return hidden >= max(HIDDEN_INK_MIN, HIDDEN_INK_SHARE * frame.width * frame.height)
+
+
+def _otsu_lut(histogram: Sequence[int]) -> list[int]:
+    total = sum(histogram)
+    weighted = sum(i * n for i, n in enumerate(histogram))
+    below = below_sum = 0.0
+    best, level = -1.0, 128
+    for i, n in enumerate(histogram):
+        below += n
+        below_sum += i * n
+        above = total - below
+        if not below or not above:
+            continue
+        spread = below * above * (below_sum / below - (weighted - below_sum) / above) ** 2
+        if spread > best:
+            best, level = spread, i
+    return [0 if i <= level else 255 for i in range(256)]
 
 
 _BLACK: dict[str, int | tuple[int, ...]] = {"L": 0, "RGB": (0, 0, 0), "CMYK": (0, 0, 0, 255)}
