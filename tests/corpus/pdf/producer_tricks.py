@@ -12,12 +12,16 @@ a visible line with ``turbine`` (a neighbour that must survive):
 * ``content_operands``: pikepdf content streams whose non-shown operands spell
   the name as a hex string, with ``#xx`` name escapes or octal escapes;
 * ``image_alternates``: an image whose ``/Alternates`` (a printer's choice)
-  and ``/OPI`` proxy show and name the customer.
+  and ``/OPI`` proxy show and name the customer;
+* ``ghostscript_outlines``: the name lettered as filled paths (Ghostscript
+  ``-dNoOutputFonts``), no text layer at all; ``ruled_table`` is its
+  control: reportlab text in a ruled grid, paths that spell nothing.
 """
 
 from __future__ import annotations
 
 import io
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -162,5 +166,97 @@ def image_alternates(dirpath: Path) -> Path:
     )
     pdf.pages.append(pikepdf.Page(page))
     path = dirpath / "tricks_image_alternates.pdf"
+    pdf.save(path)
+    return path
+
+
+_LETTERED_PS = f"""%!PS
+/Helvetica findfont 16 scalefont setfont
+72 700 moveto (Order placed by {SECRET} for the turbine.) show
+72 660 moveto (Visible line about the turbine.) show
+showpage
+"""
+
+
+def ghostscript_outlines(dirpath: Path) -> Path:
+    """Ghostscript's pdfwrite with ``-dNoOutputFonts``: every glyph becomes a filled path."""
+    src = dirpath / "tricks_outlines.ps"
+    src.write_text(_LETTERED_PS, encoding="latin-1")
+    path = dirpath / "tricks_outlines.pdf"
+    subprocess.run(
+        [
+            "gs",
+            "-q",
+            "-dNOPAUSE",
+            "-dBATCH",
+            "-dSAFER",
+            "-sDEVICE=pdfwrite",
+            "-dNoOutputFonts",
+            f"-sOutputFile={path}",
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path
+
+
+def ruled_table(dirpath: Path) -> Path:
+    """reportlab text in a ruled grid with a filled header band: paths, but no lettering."""
+    path = dirpath / "tricks_ruled_table.pdf"
+    c = canvas.Canvas(str(path))
+    c.setFont("Helvetica", 12)
+    c.drawString(72, 740, "Visible line about the turbine.")
+    c.setFillGray(0.85)
+    c.rect(72, 660, 400, 20, fill=1, stroke=0)
+    c.setFillGray(0)
+    c.grid([72, 172, 272, 372, 472], [560, 580, 600, 620, 640, 660, 680])
+    c.drawString(80, 665, f"Customer {SECRET}")
+    c.showPage()
+    c.save()
+    return path
+
+
+def _advance(ch: str, size: float) -> float:
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    return float(stringWidth(ch, "Helvetica", size))
+
+
+def glyph_order(dirpath: Path, order: str) -> Path:
+    """The name drawn glyph by glyph in an order other than reading order.
+
+    ``reversed``: one TJ drawing it last glyph first, kerning back over each
+    glyph (content order reads it backwards, a reader sorting by position reads
+    it right); ``shuffled``: each glyph in its own text object, in a scrambled
+    order, at its place on the line.
+    """
+    size = 14.0
+    places: list[tuple[str, float]] = []
+    x = 72.0
+    for ch in SECRET:
+        places.append((ch, x))
+        x += _advance(ch, size)
+    if order == "reversed":
+        items: list[bytes] = []
+        for i, (ch, _) in enumerate(reversed(places)):
+            if i:
+                back = (_advance(ch, size) + _advance(places[len(places) - i][0], size)) * 1000 / size
+                items.append(b"%.3f" % back)
+            items.append(b"(" + ch.encode() + b")")
+        body = b"BT /F1 14 Tf %.3f 700 Td [" % places[-1][1] + b" ".join(items) + b"] TJ ET\n"
+    else:
+        scrambled = places[1::2][::-1] + places[0::2]
+        body = b"".join(b"BT /F1 14 Tf %.3f 700 Td (%s) Tj ET\n" % (px, ch.encode()) for ch, px in scrambled)
+    pdf = pikepdf.new()
+    page = pikepdf.Dictionary(
+        Type=Name.Page,
+        MediaBox=[0, 0, 612, 792],
+        Contents=pdf.make_stream(_VISIBLE + body),
+        Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=helvetica(pdf))),
+    )
+    pdf.pages.append(pikepdf.Page(page))
+    path = dirpath / f"tricks_order_{order}.pdf"
     pdf.save(path)
     return path
