@@ -25,7 +25,7 @@ from exchange.domain.redaction.pdf.limits import PdfLimits
 from exchange.domain.redaction.pdf.sanitise import strip_jpeg_metadata
 from tests.corpus.pdf import SECRET, producer_tricks
 from tests.corpus.pdf.producer_tricks import ENCODED_URIS, HARMLESS_URI, OPERAND_TRICKS
-from tests.integration.pdf.conftest import assert_absent, finder, kept_word_boxes, qdf_dump
+from tests.integration.pdf.conftest import assert_absent, finder, kept_word_boxes, pdftotext, qdf_dump
 
 
 def _redacted(src: Path, tmp_path: Path) -> Path:
@@ -143,3 +143,14 @@ def test_image_alternates_and_opi_are_removed(tmp_path: Path) -> None:
         assert [(int(i.Width), int(i.Height)) for i in images] == [(200, 40)]
         assert all("/Alternates" not in i and "/OPI" not in i for i in images)
     kept_word_boxes(src, out, "turbine.")
+
+
+@pytest.mark.parametrize("order", ["reversed", "shuffled"])
+def test_name_drawn_out_of_reading_order_is_withheld(order: str, tmp_path: Path) -> None:
+    src = producer_tricks.glyph_order(tmp_path, order)
+    # poppler sorts glyphs by position and reads the name, as the eye does.
+    assert SECRET in pdftotext(src)
+    # A detector given the text in content order finds nothing; the file must not pass.
+    result = redact_pdf(src, find=finder(SECRET), sensitive_values=[SECRET])
+    assert not result.ok and result.data is None
+    assert {leak["kind"] for leak in result.report["verification"]["leaks"]} == {"page_text"}

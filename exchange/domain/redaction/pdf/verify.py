@@ -10,7 +10,8 @@ Checks, each independent of the code that produced the output:
    name) are also read joined up, so a short value cannot hide behind
    letter-spacing either (see ``Needles.search``). Values in a CJK script
    are searched as substrings (those scripts have no word boundaries) and
-   with whitespace removed, whatever their length.
+   with whitespace removed, whatever their length. The text is also searched
+   reversed (glyphs drawn right to left).
 2. ``object_string`` / ``stream``: every string and name in every object, and
    every stream's decoded data (bounded), are folded and searched, in Latin-1
    and UTF-16 readings; names also with their ``#xx`` escapes decoded, strings
@@ -492,7 +493,10 @@ def scan_pdfium(
             textpage = page.get_textpage()
             try:
                 text = textpage.get_text_range()
-                for idx in needles.search(text):
+                # Read backwards too: glyphs drawn right to left (a TJ walking back with
+                # kerns, as some RTL producers emit Latin) come out reversed in content
+                # order, while readers that sort by position, and the eye, read the name.
+                for idx in sorted(set(needles.search(text)) | set(needles.search(text[::-1]))):
                     leaks.append(Leak(index + 1, "page_text", idx))
                 boxes = boxes_by_page.get(index + 1)
                 if boxes and _chars_under_boxes(textpage, boxes):
