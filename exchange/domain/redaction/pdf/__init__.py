@@ -9,7 +9,8 @@ Public API::
 Modules: ``limits`` (bounded decoding), ``fonts`` (codes → text and widths),
 ``textmodel`` (content-stream interpreter), ``apply`` (glyph removal, boxes,
 image repainting), ``sanitise`` (the document sanitisation profile),
-``rasterize`` (burnt-in mode), ``verify`` (fail-closed checks), ``engine``.
+``rasterize`` (burnt-in mode), ``shapes`` (lettering drawn as paths, read by
+OCR), ``verify`` (fail-closed checks), ``engine``.
 Pure domain code: no Flask, Celery or database imports.
 """
 

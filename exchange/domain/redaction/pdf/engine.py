@@ -17,8 +17,11 @@ Invariants:
   a page whose glyphs cannot be removed in place, or that paints pictures
   where the page model does not walk, is replaced by a redacted render of
   itself (``fallback``) rather than failing the file, and verification reads
-  the output's pixels too. Only a page with text no extractor reads (pattern
-  cells, soft-mask groups) still fails the file.
+  the output's pixels too. Lettering drawn as paths (outlined text, stroke
+  fonts) is read by OCR of each page's shape layer (``shapes``); a page whose
+  shapes spell a finding goes through the same fallback, and the verifier
+  reads every output page's shape layer again. Only a page with text no
+  extractor reads (pattern cells, soft-mask groups) still fails the file.
 * A page with the applicant's manual boxes always goes through that
   fallback, with the boxes painted into the render: nothing under a box
   (glyphs, vector paint, image samples, annotations) can survive a page that
@@ -60,6 +63,12 @@ from exchange.domain.redaction.pdf.limits import PdfLimits
 from exchange.domain.redaction.pdf.output import save_pdf
 from exchange.domain.redaction.pdf.rasterize import rasterize_pages
 from exchange.domain.redaction.pdf.sanitise import postsanitise, presanitise, redact_marked_content
+from exchange.domain.redaction.pdf.shapes import (
+    SHAPES_REASON,
+    pages_spelling_findings,
+    scan_shapes,
+    shape_layers,
+)
 from exchange.domain.redaction.pdf.textmodel import Box, Interpreter
 from exchange.domain.redaction.pdf.verify import (
     Leak,
@@ -196,9 +205,13 @@ def read_pdf(src: bytes | Path, limits: PdfLimits, reader: PixelReader) -> PdfRe
                 stats["too_small"] += sum(1 for u in uses if u.drawn is not None and not u.pixels)
                 keys.append(list(dict.fromkeys(u.pixels for u in uses if u.pixels)))
                 del model
+            # Lettering drawn as paths is read from the shape layer's render (see ``shapes``).
+            for number, image in shape_layers(data, limits.max_nesting_depth, limits.max_image_pixels):
+                keys[number - 1].append(reader.submit(image, oriented=True))
+                stats["shape_layers"] += 1
         except RecursionError as exc:
             raise UnsupportedFile("the PDF nests objects too deeply") from exc
-        except _DAMAGE as exc:
+        except (*_DAMAGE, pdfium.PdfiumError) as exc:
             raise UnsupportedFile("the PDF is damaged in a way this engine cannot process") from exc
     image_texts = [[reader.get(key).text for key in page_keys] for page_keys in keys]
     results = [reader.get(key) for key in dict.fromkeys(k for page_keys in keys for k in page_keys)]
@@ -212,6 +225,7 @@ def read_pdf(src: bytes | Path, limits: PdfLimits, reader: PixelReader) -> PdfRe
         "low_confidence_images": len(low),
         "too_small_images": stats["too_small"],
         "unreadable_images": stats["unreadable"],
+        "shape_layers": stats["shape_layers"],
     }
     return PdfReading(pages, image_texts, {"ocr": ocr})
 
@@ -348,6 +362,15 @@ def redact_pdf(
         report["ok"] = False
         report["verification"] = {"performed": False, "reason": "one or more pages could not be redacted"}
         return PdfRedactionResult(False, None, report, [])
+    if pixels is not None:
+        # Lettering drawn as paths has no glyphs to remove: a page whose shapes spell a
+        # finding is replaced by its redacted render, like a page that cannot be edited.
+        try:
+            lettered = pages_spelling_findings(out, find, pixels, limits, skip=frozenset(fallback))
+        except pdfium.PdfiumError as exc:
+            raise UnsupportedFile("the PDF is damaged: its redacted copy could not be rendered") from exc
+        for number in lettered:
+            fallback[number] = [SHAPES_REASON]
     if fallback:
         assert pixels is not None  # noqa: S101  (fallback is only planned with a reader)
         try:
@@ -357,7 +380,7 @@ def redact_pdf(
         except (*_DAMAGE, pdfium.PdfiumError) as exc:
             raise UnsupportedFile("a page that needed rendering could not be rendered") from exc
         for number, entry in entries.items():
-            if fallback[number] == [MANUAL_REASON]:
+            if set(fallback[number]) <= {MANUAL_REASON, SHAPES_REASON}:
                 # Redacted in place before it was rendered: what that removed counts as well.
                 done = Counter(pages_report[number - 1].get("redactions", {}))
                 entry["redactions"] = dict(done + Counter(entry["redactions"]))
@@ -388,6 +411,7 @@ def redact_pdf(
             limits,
             pixels=read_pixels,
             turned_pages=frozenset(turned_pages),
+            shapes=pixels,
         )
     except (*_DAMAGE, RecursionError, pdfium.PdfiumError) as exc:
         # Our own output must re-open cleanly; if it does not, nothing is released.
@@ -409,6 +433,8 @@ def redact_pdf(
         checks.append("manual_boxes")
     if read_pixels is not None:
         checks.append("image_ocr")
+    if pixels is not None:
+        checks.append("shape_ocr")
     report["verification"] = {
         "performed": True,
         "passed": not leaks,
@@ -436,8 +462,10 @@ def verify_output(
     *,
     pixels: PixelReader | None = None,
     turned_pages: frozenset[int] = frozenset(),
+    shapes: PixelReader | None = None,
 ) -> list[Leak]:
-    """Every check of ``verify``; with ``pixels``, the OCR of every image in ``data`` too."""
+    """Every check of ``verify``; with ``pixels``, the OCR of every image in ``data`` too;
+    with ``shapes``, the OCR of every page's lettering drawn as paths (``shapes``)."""
     needles = Needles(sensitive_values)
     leaks: list[Leak] = []
     if needles:
@@ -462,6 +490,8 @@ def verify_output(
                     leaks.append(Leak(number, "page_text", idx))
     if pixels is not None:
         leaks += scan_pixels(data, needles, pixels, limits, turned_pages)
+    if shapes is not None:
+        leaks += scan_shapes(data, needles, shapes, limits)
     unique: dict[tuple[int | None, str, int], Leak] = {}
     for leak in leaks:
         unique.setdefault((leak.page, leak.kind, leak.value_index), leak)

@@ -9,7 +9,9 @@ that shows or runs them.
 Removed outright (no legitimate need in a shared evidence bundle):
 
 * document information dictionary and XMP metadata (catalog, pages, fonts,
-  images, forms): authors, titles, producer trails;
+  images, forms): authors, titles, producer trails; inside JPEG images, every
+  segment a decoder does not need (comments, EXIF with its thumbnail, XMP,
+  ICC, IPTC), the scan data left bit for bit as it was;
 * embedded files, ``/AF`` associated files, FileAttachment/Sound/Movie/
   Screen/RichMedia/3D annotations: whole documents can hide there;
 * JavaScript (name tree and actions), ``/OpenAction``, ``/AA`` additional
@@ -17,6 +19,8 @@ Removed outright (no legitimate need in a shared evidence bundle):
   action: active content and data exfiltration;
 * optional-content configuration; content of layers hidden by default is
   dropped from the page (see textmodel), visible layers become plain content;
+* image ``/Alternates`` (pictures a printer may draw instead, never read by
+  OCR) and ``/OPI`` proxies;
 * page thumbnails (``/Thumb``: a picture of the unredacted page), page-piece
   dictionaries and other private application data (``/PieceInfo``,
   ``/LastModified``), article threads, web-capture data, page labels, named
@@ -29,7 +33,8 @@ Flattened, then removed: annotations with appearance streams are drawn into
 the page (so their text goes through glyph redaction like any page text) and
 then deleted with their ``/Contents``; form fields get appearances generated
 first and the AcroForm (values, XFA) is removed. Link annotations stay, with
-GoTo or URI actions only; a URI that contains redacted text loses its action.
+GoTo or URI actions only; a URI that contains redacted text, as written or
+percent-decoded (as a browser shows it), loses its action.
 
 Redacted through the detector: bookmark titles, link ``/Contents``, the
 structure tree's ``/Alt``, ``/ActualText``, ``/E`` and ``/T`` and the same
@@ -48,10 +53,12 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import unquote
 
 import pikepdf
 
 from exchange.domain.redaction.pdf.apply import Finder, redact_string
+from exchange.domain.redaction.pdf.limits import stream_filters
 from exchange.domain.redaction.pdf.textmodel import OptionalContent
 
 _CATALOG_KEEP = {
@@ -107,8 +114,23 @@ _LINK_KEEP = {
     "/F",
     "/StructParent",
 }
-_PRIVATE_KEYS = ("/Metadata", "/PieceInfo", "/LastModified", "/AF", "/AA")
+#: /Alternates (other images a printer may draw instead) and /OPI (proxies for print
+#: servers) name pixels and files no check reads; viewers draw the image itself.
+_PRIVATE_KEYS = ("/Metadata", "/PieceInfo", "/LastModified", "/AF", "/AA", "/Alternates", "/OPI")
+#: JPEG markers kept: SOF*, DHT, DAC, DQT, DRI, SOS, RST*, and APP0 (JFIF, without its
+#: thumbnail) and APP14 (Adobe colour transform), which decoders need for colour.
+_JPEG_APP0, _JPEG_APP14, _JPEG_COM = 0xE0, 0xEE, 0xFE
 _STRUCT_TEXT_KEYS = ("/Alt", "/ActualText", "/E", "/T")
+
+
+def uri_readings(text: str) -> list[str]:
+    """``text`` and, when they differ, its percent-decoded forms (``+`` read as a space too)."""
+    out = [text]
+    decoded = unquote(text, encoding="utf-8", errors="replace")
+    for form in (decoded, decoded.replace("+", " ")):
+        if form not in out:
+            out.append(form)
+    return out
 
 
 class NamedDestinations:
@@ -166,6 +188,11 @@ def _safe_action(action: Any, dests: NamedDestinations, find: Finder, stats: Cou
             return None
         text = bytes(uri).decode("latin-1")
         new, counts = redact_string(text, find)
+        if not counts:
+            # Viewers and browsers show a URI decoded: "Kestrel%20Dynamics" and "Kestrel+Dynamics"
+            # (a query) read as the name, so the decoded forms are asked about too.
+            for decoded in uri_readings(text)[1:]:
+                counts.update(redact_string(decoded, find)[1])
         if counts:
             stats["uri_actions_removed_for_redaction"] += 1
             return None
@@ -382,6 +409,106 @@ def postsanitise(pdf: pikepdf.Pdf, find: Finder, stats: Counter[str], nesting_li
                     del item[key]
             if item.get("/Type") == "/OCG" and "/Name" in item:
                 item.Name = pikepdf.String("layer")
+        if isinstance(item, pikepdf.Stream):
+            _strip_jpeg_stream(item, stats)
+
+
+#: text filters that may wrap a JPEG (reportlab writes ASCII85) and cannot expand it, so
+#: unwrapping needs no size check; a JPEG inside Flate is left to verification
+_WRAPPERS = {"/ASCII85Decode", "/ASCIIHexDecode", "/A85", "/AHx"}
+
+
+def _strip_jpeg_stream(stream: pikepdf.Stream, stats: Counter[str]) -> None:
+    filters = stream_filters(stream)
+    if not filters or filters[-1] != "/DCTDecode" or not set(filters[:-1]) <= _WRAPPERS:
+        return
+    if "/DecodeParms" in stream and len(filters) > 1:
+        return  # predictors on a wrapped JPEG: leave it to verification
+    original = stream.get("/Filter")
+    try:
+        if len(filters) > 1:
+            # qpdf refuses to half-decode a chain it cannot finish: unwrap the JPEG alone.
+            stream.Filter = pikepdf.Array([pikepdf.Name(f) for f in filters[:-1]])
+            jpeg = stream.read_bytes()
+        else:
+            jpeg = stream.read_raw_bytes()
+    except pikepdf.PdfError:
+        stream.Filter = original
+        return
+    stripped = strip_jpeg_metadata(jpeg)
+    if stripped is None or (stripped == jpeg and len(filters) == 1):
+        stream.Filter = original
+        return
+    stream.write(stripped, filter=pikepdf.Name.DCTDecode)
+    stats["jpeg_metadata_removed"] += 1
+
+
+def _scan_end(data: bytes, pos: int) -> int:
+    """Where the entropy-coded data starting at ``pos`` ends: the next marker that is not RSTn."""
+    end = len(data)
+    while True:
+        pos = data.find(b"\xff", pos)
+        if pos < 0 or pos + 1 >= end:
+            return end
+        code = data[pos + 1]
+        if code == 0x00 or 0xD0 <= code <= 0xD7:
+            pos += 2
+        elif code == 0xFF:
+            pos += 1  # fill byte; the next one may start the marker
+        else:
+            return pos
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes | None:
+    """``data`` without its comments, EXIF, XMP, ICC, IPTC and thumbnails; None if unparsable.
+
+    A photo's JPEG segments carry text and pictures of their own (captions,
+    owner names, GPS, an EXIF thumbnail of the whole unredacted photo) that
+    no viewer shows and no pixel check reads. Only the segments a decoder
+    needs are kept (see ``_JPEG_APP0``); scan data is copied unchanged, so
+    the pixels are bit for bit the same. Markers between scans (progressive
+    files) are filtered the same way.
+    """
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    out = bytearray(b"\xff\xd8")
+    pos, end = 2, len(data)
+    while pos + 1 < end:
+        if data[pos] != 0xFF:
+            return None
+        code = data[pos + 1]
+        if code == 0xFF:
+            pos += 1  # fill byte
+            continue
+        if code == 0xD9:
+            out += b"\xff\xd9"
+            return bytes(out)
+        if code == 0x01 or 0xD0 <= code <= 0xD7:
+            out += data[pos : pos + 2]
+            pos += 2
+            continue
+        if pos + 4 > end:
+            return None
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if length < 2 or pos + 2 + length > end:
+            return None
+        segment = data[pos : pos + 2 + length]
+        pos += 2 + length
+        if code == _JPEG_APP0:
+            if segment[4:9] == b"JFIF\x00" and length >= 14:
+                # Version, units and density only: no thumbnail.
+                out += b"\xff\xe0\x00\x10" + segment[4:16] + b"\x00\x00"
+        elif code == _JPEG_COM or (0xE1 <= code <= 0xEF and code != _JPEG_APP14):
+            pass
+        else:
+            out += segment
+        if code == 0xDA:
+            scan_end = _scan_end(data, pos)
+            out += data[pos:scan_end]
+            pos = scan_end
+    # No end-of-image marker: keep what was there (decoders accept a missing EOI).
+    out += data[pos:]
+    return bytes(out)
 
 
 def redact_marked_content(model_contexts: Any, find: Finder, stats: Counter[str]) -> int:

@@ -10,16 +10,21 @@ Checks, each independent of the code that produced the output:
    name) are also read joined up, so a short value cannot hide behind
    letter-spacing either (see ``Needles.search``). Values in a CJK script
    are searched as substrings (those scripts have no word boundaries) and
-   with whitespace removed, whatever their length.
+   with whitespace removed, whatever their length. The text is also searched
+   reversed (glyphs drawn right to left).
 2. ``object_string`` / ``stream``: every string and name in every object, and
    every stream's decoded data (bounded), are folded and searched, in Latin-1
-   and UTF-16 readings.
+   and UTF-16 readings; names also with their ``#xx`` escapes decoded, strings
+   also percent-decoded (URIs), and in stream data every hex string, escaped
+   name and octal escape decoded as well (``syntax_readings``).
 3. ``raw_stream``: the file's bytes are scanned without any PDF parser:
    every ``stream``…``endstream`` body is decoded through the filter chain its
    dictionary names (Flate, LZW, RunLength, ASCIIHex, ASCII85, in any order;
    read with a regex, not a parser) or, when none is named, through guessed
    chains, each bounded by ``max_decoded_stream_bytes``; the results are
-   searched, together with the uncompressed bytes in between.
+   searched, together with the uncompressed bytes in between and every
+   stream body as stored (image codecs this check does not decode carry
+   text of their own: JPEG comments, EXIF in UTF-16LE too, XMP).
 4. ``text_under_box`` / ``hidden_text``: on pages that had opaque paint,
    images or hidden text, the engine's own content model re-reads the output
    and no glyph may remain under an opaque paint (ours or the applicant's),
@@ -49,6 +54,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import pikepdf
 import pypdfium2 as pdfium
@@ -130,7 +136,8 @@ class Needles:
                 self.spaced.append((idx, compact, joined_pattern))
             # Byte forms for parser-free scanning: folded (lower-case) UTF-8, and the value as
             # written in UTF-8, Latin-1 and UTF-16BE (PDF text strings) where encodable.
-            encoded = {value.encode("utf-8"), value.encode("utf-16-be")}
+            # UTF-16LE too: EXIF's XP* tags and Windows-made metadata inside image streams.
+            encoded = {value.encode("utf-8"), value.encode("utf-16-be"), value.encode("utf-16-le")}
             with contextlib.suppress(UnicodeEncodeError):
                 encoded.add(value.encode("latin-1"))
             needle_bytes = folded.encode("utf-8")
@@ -204,6 +211,40 @@ class Needles:
         return sorted(hits)
 
 
+def _percent_readings(text: str) -> list[str]:
+    decoded = unquote(text, encoding="utf-8", errors="replace")
+    return [decoded, decoded.replace("+", " ")]
+
+
+_HEX_STRING = re.compile(rb"<([0-9A-Fa-f\s]{2,})>")
+_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_OCTAL_ESCAPE = re.compile(rb"\\([0-7]{1,3})")
+
+
+def syntax_readings(data: bytes) -> str:
+    """Strings and names in PDF syntax (content streams, object bytes) as a reader decodes them.
+
+    A content stream's operands that no page text shows (a marked-content
+    property list, an operator inside ``BX``/``EX``, a tag) are searched only
+    as bytes; written as a hex string (``<4b65...>``), with octal escapes
+    (``\\113estrel``) or as a name with ``#xx`` escapes they would pass a
+    byte search. Their decoded forms, one per line, Latin-1 and (for strings
+    holding zero bytes) UTF-16BE, are returned for :meth:`Needles.search`.
+    """
+    parts: list[str] = []
+    for match in _HEX_STRING.finditer(data):
+        digits = re.sub(rb"\s", b"", match.group(1))
+        raw = bytes.fromhex((digits + b"0" * (len(digits) % 2)).decode("ascii"))
+        parts.append(raw.decode("latin-1"))
+        if b"\x00" in raw:
+            parts.append(raw[len(raw) % 2 :].decode("utf-16-be", errors="ignore"))
+    if b"#" in data:
+        parts.append(_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), data).decode("latin-1"))
+    if b"\\" in data:
+        parts.append(_OCTAL_ESCAPE.sub(lambda m: bytes([int(m.group(1), 8) & 0xFF]), data).decode("latin-1"))
+    return "\n".join(parts)
+
+
 def _obj_strings(obj: Any, out: list[str], depth: int = 0) -> None:
     if depth > 64:
         return
@@ -214,8 +255,15 @@ def _obj_strings(obj: Any, out: list[str], depth: int = 0) -> None:
         out.append(raw.decode("latin-1"))
         if raw.startswith((b"\xfe\xff", b"\xff\xfe")) or b"\x00" in raw:
             out.append(raw.decode("utf-16-be", errors="ignore"))
+        if b"%" in raw or b"+" in raw:
+            # A URI is shown decoded: "Kestrel%20Dynamics" is the name.
+            out.extend(_percent_readings(raw.decode("latin-1")))
     elif isinstance(obj, pikepdf.Name):
-        out.append(obj.unparse().decode("latin-1"))
+        # Written with #xx escapes ("/Kestrel#20Dynamics"), read decoded.
+        written = obj.unparse()
+        out.append(written.decode("latin-1"))
+        if b"#" in written:
+            out.append(_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), written).decode("latin-1"))
     elif isinstance(obj, pikepdf.Array):
         for item in obj:
             if not getattr(item, "is_indirect", True):
@@ -252,7 +300,11 @@ def scan_objects(data: bytes, needles: Needles, limits: PdfLimits) -> list[Leak]
                     decoded = obj.read_bytes()
                 except pikepdf.PdfError:
                     decoded = obj.read_raw_bytes()
-                for idx in needles.search_bytes(bytes(decoded)):
+                decoded = bytes(decoded)
+                found = set(needles.search_bytes(decoded))
+                if len(decoded) <= 4 * 2**20:
+                    found.update(needles.search(syntax_readings(decoded)))
+                for idx in sorted(found):
                     leaks.append(Leak(where, "stream", idx))
     return leaks
 
@@ -370,15 +422,19 @@ def _raw_decode(body: bytes, declared: list[str] | None, limit: int) -> list[byt
 
     ``declared`` is the filter chain read from the stream's dictionary by a regex
     (None when it names none, or names them indirectly): LZW, RunLength, ASCIIHex,
-    ASCII85 and Flate, in any chain, are decoded, each bounded by ``limit``. When
+    ASCII85 and Flate, in any chain, are decoded, each bounded by ``limit``; a
+    chain that goes on with an image codec is decoded up to that codec. When
     nothing is declared, the usual chains are guessed from what the bytes look like.
     Image codecs are not decoded (their pixels are checked elsewhere).
     """
     if declared is not None:
         kinds = [_TEXT_FILTERS.get(name) for name in declared]
-        if not kinds or any(k is None for k in kinds):
+        # Text filters wrapping an image codec (reportlab: ASCII85 around DCT) are decoded,
+        # so that the codec's own bytes (JPEG comments, EXIF) are searched as stored.
+        known = len(kinds) if None not in kinds else kinds.index(None)
+        if not known:
             return []
-        out = _decode_chain(body, [k for k in kinds if k], limit)
+        out = _decode_chain(body, [k for k in kinds[:known] if k], limit)
         return [out] if out else []
     found = []
     for chain in _GUESSES:
@@ -411,7 +467,10 @@ def scan_raw(data: bytes, needles: Needles, limits: PdfLimits) -> list[Leak]:
         pieces.append(data[last : match.start()])
         last = match.end()
         declared = _declared_filters(data, match.start())
-        for decoded in _raw_decode(match.group(1), declared, limits.max_decoded_stream_bytes):
+        body = match.group(1)
+        # The body as stored too: image codecs that are not decoded here (DCT, JPX, JBIG2)
+        # carry text of their own (JPEG comments, EXIF, XMP, JPEG 2000 boxes).
+        for decoded in [body, *_raw_decode(body, declared, limits.max_decoded_stream_bytes)]:
             for idx in needles.search_bytes(decoded, thorough=False):
                 leaks.append(Leak(None, "raw_stream", idx))
     pieces.append(data[last:])
@@ -434,7 +493,10 @@ def scan_pdfium(
             textpage = page.get_textpage()
             try:
                 text = textpage.get_text_range()
-                for idx in needles.search(text):
+                # Read backwards too: glyphs drawn right to left (a TJ walking back with
+                # kerns, as some RTL producers emit Latin) come out reversed in content
+                # order, while readers that sort by position, and the eye, read the name.
+                for idx in sorted(set(needles.search(text)) | set(needles.search(text[::-1]))):
                     leaks.append(Leak(index + 1, "page_text", idx))
                 boxes = boxes_by_page.get(index + 1)
                 if boxes and _chars_under_boxes(textpage, boxes):
