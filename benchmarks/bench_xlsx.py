@@ -21,7 +21,9 @@ With ``--repeat N`` each is run N times and the fastest run's times are
 shown, with the highest peak memory of the runs (the machine may be shared).
 The last line sets the largest workbook's figures against the smallest's:
 "flat in file size" means the engine's added memory grows much less than the
-rows do (the units list and the planner's memo still grow with distinct texts).
+rows do. What still grows with the distinct texts: the units list (one
+TextUnit per distinct text) and the planner's set of texts without findings
+(one entry each; only texts with findings keep their findings and places).
 """
 
 from __future__ import annotations
@@ -85,8 +87,8 @@ def _engine(path: Path) -> dict[str, Any]:
     planner = RecipientPlanner(detector, policy)
     planner.scan([u.text for u in document.units])
     scan_done = time.perf_counter()
-    # The units list and the planner's memo grow with distinct texts; what redaction adds on top
-    # of them is the engine's own memory for a recipient.
+    # The units list and the planner's set of texts grow with distinct texts; what redaction adds
+    # on top of them is the engine's own memory for a recipient.
     before_redact = _current_mib()
     result = engine.redact(document, planner.plan("supplier"))
     end = time.perf_counter()

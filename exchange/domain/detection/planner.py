@@ -14,6 +14,13 @@ Invariants:
   whoever asks; every value a recipient must not see that ``find`` meets is
   appended to the plan's ``sensitive_values`` before ``find`` returns, so a
   verifier that reads the list afterwards checks them too.
+* The memo is compact, because a large workbook has hundreds of thousands of
+  distinct texts and almost none of them holds a finding: a text with
+  findings keeps them and where it was read; a text without keeps only its
+  membership in a set (no findings list, no places, no plan answer), which
+  is all it takes to answer "nothing here" again without scanning.
+* :meth:`RecipientPlanner.scan` hands the detector bounded batches, so the
+  detector's own working memory (NLP documents) does not grow with the file.
 * Findings are recorded with where they were read (page, source) so the
   applicant's review sees text found in OCR and in metadata as well.
 * The applicant's review (:mod:`.review`) is applied here and nowhere else:
@@ -68,8 +75,14 @@ class RecipientPlan:
 
 @dataclass(slots=True)
 class _Seen:
+    """A text with findings: what was found and every place it was read."""
+
     findings: list[Finding]
     where: list[tuple[int | None, str]] = field(default_factory=list)
+
+
+#: a text with findings as another planner adopts it: (text, findings, places read)
+MemoEntry = tuple[str, list[Finding], list[tuple[int | None, str]]]
 
 
 def recipient_rules(policy: Policy, recipient: str) -> RecipientPolicy | None:
@@ -85,6 +98,9 @@ def recipient_rules(policy: Policy, recipient: str) -> RecipientPolicy | None:
 class RecipientPlanner:
     """Scans texts once and plans redactions for any recipient of one case."""
 
+    #: texts per detector call in :meth:`scan`; several NLP batches, bounded whatever the file's size
+    SCAN_BATCH = 4096
+
     def __init__(
         self,
         detector: Detector,
@@ -97,42 +113,70 @@ class RecipientPlanner:
         self.labeller = labeller if labeller is not None else Labeller()
         self.review = review if review is not None else FileReview()
         self._manual: dict[str, TermMatcher | None] = {}
+        #: texts with findings, in the order they were first read
         self._memo: dict[str, _Seen] = {}
-        self._order: list[str] = []
+        #: texts read with nothing found
+        self._clean: set[str] = set()
 
     # -- reading -------------------------------------------------------------
 
     def scan(self, texts: Sequence[str], where: Sequence[tuple[int | None, str]] | None = None) -> None:
-        """Scan texts in one batch (faster than one by one), noting where each was read."""
-        todo = [t for t in dict.fromkeys(texts) if t not in self._memo]
-        for text, found in zip(todo, self.detector.scan_many(todo), strict=True):
-            self._remember(text, found)
-        for index, text in enumerate(texts):
-            if where is not None:
-                seen = self._memo[text]
-                if where[index] not in seen.where:
-                    seen.where.append(where[index])
+        """Scan texts in batches (faster than one by one), noting where each text with findings was read."""
+        for start in range(0, len(texts), self.SCAN_BATCH):
+            batch = texts[start : start + self.SCAN_BATCH]
+            todo = [t for t in dict.fromkeys(batch) if t not in self._memo and t not in self._clean]
+            for text, found in zip(todo, self.detector.scan_many(todo), strict=True):
+                self._remember(text, found)
+        if where is None:
+            return
+        memo = self._memo
+        for text, place in zip(texts, where, strict=True):
+            # A text without findings yields no located finding: its places need not be kept.
+            seen = memo.get(text)
+            if seen is not None and place not in seen.where:
+                seen.where.append(place)
 
     def findings(self, text: str) -> list[Finding]:
         seen = self._memo.get(text)
-        if seen is None:
-            seen = self._remember(text, self.detector.scan(text))
-        return seen.findings
+        if seen is not None:
+            return seen.findings
+        if text in self._clean:
+            return []
+        return self._remember(text, self.detector.scan(text))
 
     def located_findings(self) -> list[tuple[int | None, str, Finding]]:
         """Every finding met so far, once per place it was read: (page, source, finding)."""
         out: list[tuple[int | None, str, Finding]] = []
-        for text in self._order:
-            seen = self._memo[text]
+        for seen in self._memo.values():
             for page, source in seen.where or [(None, "other")]:
                 out.extend((page, source, f) for f in seen.findings)
         return out
 
-    def _remember(self, text: str, found: list[Finding]) -> _Seen:
-        seen = _Seen(found)
-        self._memo[text] = seen
-        self._order.append(text)
-        return seen
+    def memo(self) -> list[MemoEntry]:
+        """The texts with findings, in the order first read, with where each was read.
+
+        It is all another planner needs to answer as this one does about
+        findings (:meth:`adopt`); texts without findings are left out.
+        """
+        return [(text, seen.findings, list(seen.where)) for text, seen in self._memo.items()]
+
+    def adopt(self, entries: Sequence[MemoEntry]) -> None:
+        """Take another planner's :meth:`memo` as if this one had scanned those texts, in that order."""
+        for text, found, where in entries:
+            seen = self._memo.get(text)
+            if seen is None:
+                self._clean.discard(text)
+                seen = self._memo[text] = _Seen(found)
+            for place in where:
+                if place not in seen.where:
+                    seen.where.append(place)
+
+    def _remember(self, text: str, found: list[Finding]) -> list[Finding]:
+        if found:
+            self._memo[text] = _Seen(found)
+        else:
+            self._clean.add(text)
+        return found
 
     # -- planning ------------------------------------------------------------
 
@@ -194,7 +238,7 @@ class RecipientPlanner:
     def plan(self, recipient: str) -> RecipientPlan:
         """A plan whose ``find`` uses this planner's memo; see module docstring."""
         rpolicy = self.recipient_policy(recipient)
-        every = [f for text in self._order for f in self._memo[text].findings]
+        every = [f for seen in self._memo.values() for f in seen.findings]
         values = self.sensitive(every, recipient)
         known = {fold(v) for v in values}
 
@@ -209,7 +253,7 @@ class RecipientPlanner:
             found = self.findings(text)
             manual = self.manual_redactions(text, recipient)
             if not found and not manual:
-                answers[text] = ()
+                # Not remembered here: most texts find nothing, and the planner's set says so as fast.
                 return ()
             for value in self.sensitive(found, recipient):
                 key = fold(value)

@@ -16,9 +16,15 @@ or runaway fails that file with a one-line :class:`UnsupportedFile` reason.
 The child reuses the parent's loaded detector; what it learns comes back so
 the caller's planner ends as if the work had run in-process: the labeller's
 state (``planner.labeller`` is replaced by a new :class:`Labeller`, so read
-it from the planner afterwards) and the planner's memo of scanned texts
-(replayed without scanning again). How the child was confined is in the
-facts under ``"sandbox"``.
+it from the planner afterwards) and the planner's memo of texts with
+findings, with where they were read (adopted without scanning again). Texts
+without findings do not come back: they are most of a large file, and the
+caller's planner would scan one again only if asked about it. How the child
+was confined is in the facts under ``"sandbox"``.
+
+Memory: units are handed to the planner in batches (no second list of every
+text and place), and nothing per text crosses back from the child but the
+texts with findings (and the units, for :func:`read_document` only).
 """
 
 from __future__ import annotations
@@ -29,12 +35,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from exchange.domain.detection.findings import Finding
 from exchange.domain.detection.labels import Labeller
 from exchange.domain.detection.outputs import finding_to_dict
-from exchange.domain.detection.planner import RecipientPlanner
+from exchange.domain.detection.planner import MemoEntry, RecipientPlanner
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.base import (
     EngineLimits,
@@ -47,10 +52,6 @@ from exchange.domain.redaction.base import (
 )
 from exchange.domain.redaction.registry import engine_for
 from exchange.domain.redaction.sandbox import INTERNAL_ERROR, SandboxLimits, run_sandboxed
-
-if TYPE_CHECKING:
-    from exchange.domain.detection.detector import Detector
-
 
 #: why a file with manual boxes is withheld from a recipient when its engine cannot paint them
 NO_BOXES = "manual boxes apply to PDF pages and images; select the text to redact instead"
@@ -69,8 +70,16 @@ class DocumentOutcome:
 
 def _read(source: Path, media_type: str, planner: RecipientPlanner, limits: EngineLimits) -> SourceDocument:
     document = engine_for(media_type).read(source, limits)
-    planner.scan([u.text for u in document.units], [(u.page, u.source) for u in document.units])
+    scan_units(planner, document.units)
     return document
+
+
+def scan_units(planner: RecipientPlanner, units: Sequence[TextUnit]) -> None:
+    """Scan every unit, noting where it was read, a batch at a time: never a second copy of them all."""
+    step = planner.SCAN_BATCH
+    for start in range(0, len(units), step):
+        batch = units[start : start + step]
+        planner.scan([u.text for u in batch], [(u.page, u.source) for u in batch])
 
 
 def located_findings(planner: RecipientPlanner, recipient: str | None = None) -> list[dict[str, Any]]:
@@ -140,9 +149,10 @@ def read_document(
     """
 
     def work(staged: Path) -> _ChildWork:
-        with _recording(planner) as scanned:
-            document = _read(staged, media_type, planner, limits)
-        return _ChildWork(list(document.units), _plain_facts(document), scanned, planner.labeller.state())
+        document = _read(staged, media_type, planner, limits)
+        return _ChildWork(
+            list(document.units), _plain_facts(document), planner.memo(), planner.labeller.state()
+        )
 
     done, confinement = _sandboxed(work, source, limits, sandbox, workdir)
     _take_back(planner, done)
@@ -169,10 +179,10 @@ def redact_document(
     """
 
     def work(staged: Path) -> _ChildWork:
-        with _recording(planner) as scanned:
-            document = _read(staged, media_type, planner, limits)
-            outcome = _redact(document, planner, recipients)
-        return _ChildWork(list(document.units), {}, scanned, planner.labeller.state(), outcome)
+        document = _read(staged, media_type, planner, limits)
+        outcome = _redact(document, planner, recipients)
+        # The caller needs the findings, not the units: they stay here.
+        return _ChildWork([], {}, planner.memo(), planner.labeller.state(), outcome)
 
     done, confinement = _sandboxed(work, source, limits, sandbox, workdir)
     _take_back(planner, done)
@@ -191,44 +201,10 @@ class _ChildWork:
 
     units: list[TextUnit]
     facts: dict[str, Any]
-    #: every text the detector scanned in the child, in order, with its findings
-    scanned: list[tuple[str, list[Finding]]]
+    #: the child's planner memo: every text with findings, in order, with where it was read
+    memo: list[MemoEntry]
     label_state: dict[str, Any]
     outcome: DocumentOutcome | None = None
-
-
-class _Recorder:
-    """The child's detector: the real one, noting what it answered for the parent."""
-
-    def __init__(self, detector: Detector) -> None:
-        self.detector = detector
-        self.scanned: list[tuple[str, list[Finding]]] = []
-
-    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
-        found = self.detector.scan_many(texts)
-        self.scanned.extend(zip(texts, found, strict=True))
-        return found
-
-    def scan(self, text: str) -> list[Finding]:
-        found = self.detector.scan(text)
-        self.scanned.append((text, found))
-        return found
-
-
-class _Replay:
-    """The parent's detector while it takes back the child's scans: answers from them,
-    falling back to the real detector for a text the child did not report."""
-
-    def __init__(self, detector: Detector, answers: dict[str, list[Finding]]) -> None:
-        self.detector = detector
-        self.answers = answers
-
-    def scan_many(self, texts: Sequence[str]) -> list[list[Finding]]:
-        return [self.scan(text) for text in texts]
-
-    def scan(self, text: str) -> list[Finding]:
-        found = self.answers.get(text)
-        return self.detector.scan(text) if found is None else found
 
 
 def _sandboxed(
@@ -270,34 +246,10 @@ def _workdir(given: Path | None) -> Iterator[Path]:
         yield Path(name)
 
 
-@contextmanager
-def _recording(planner: RecipientPlanner) -> Iterator[list[tuple[str, list[Finding]]]]:
-    real = planner.detector
-    recorder = _Recorder(real)
-    planner.detector = cast("Detector", recorder)
-    try:
-        yield recorder.scanned
-    finally:
-        # Matters when sandboxes nest and this runs in the caller's own planner.
-        planner.detector = real
-
-
 def _take_back(planner: RecipientPlanner, done: _ChildWork) -> None:
-    """Leave ``planner`` as the child's was: same labels, same memo in the same order."""
+    """Leave ``planner`` as the child's was: same labels, same findings in the same order."""
     planner.labeller = Labeller(done.label_state)
-    real = planner.detector
-    answers: dict[str, list[Finding]] = {}
-    for text, found in done.scanned:
-        answers.setdefault(text, found)
-    planner.detector = cast("Detector", _Replay(real, answers))
-    try:
-        # Units first, as read_document scanned them, then texts met while redacting.
-        if done.units:
-            planner.scan([u.text for u in done.units], [(u.page, u.source) for u in done.units])
-        for text in answers:
-            planner.findings(text)
-    finally:
-        planner.detector = real
+    planner.adopt(done.memo)
 
 
 def _plain_facts(document: SourceDocument) -> dict[str, Any]:

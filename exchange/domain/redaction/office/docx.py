@@ -72,6 +72,10 @@ _CHANGES = tuple(
 _ACCEPTED = (_W + "ins", _W + "moveTo")
 _SETTINGS_REMOVED = (_W + "docVars", _W + "mailMerge")
 _PEOPLE = {"author": "Author", "initials": "A"}
+#: what prepare() edits; a part without any of it (styles, theme, fonts) is not parsed for it
+_PREPARED = runs.tag_pattern(
+    [t.rpartition("}")[2] for t in (*_REMOVED, *_CHANGES, *_ACCEPTED, *_SETTINGS_REMOVED)], _PEOPLE
+)
 
 
 class DocxEngine(OfficeEngine):
@@ -83,6 +87,8 @@ class DocxEngine(OfficeEngine):
     def prepare(self, package: OfficePackage) -> dict[str, int]:
         counts = {"tracked_deletions_removed": 0, "tracked_insertions_accepted": 0, "authors_anonymised": 0}
         for name in runs.text_parts(package):
+            if not runs.part_may_match(package, name, _PREPARED):
+                continue
             root = package.read_xml(name)
             changed = 0
             deleted = list(root.iter(*_REMOVED, *_CHANGES))

@@ -30,6 +30,7 @@ PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentatio
 #: attributes of comment authors (legacy p:cmAuthor, modern p188:author) and their fixed values
 _AUTHOR_FIELDS = {"name": "Author", "initials": "A", "userId": "Author", "providerId": "None"}
 _AUTHOR_ELEMENTS = frozenset({"cmAuthor", "author"})
+_AUTHORS = runs.tag_pattern(_AUTHOR_ELEMENTS)
 
 
 class PptxEngine(OfficeEngine):
@@ -41,6 +42,8 @@ class PptxEngine(OfficeEngine):
     def prepare(self, package: OfficePackage) -> dict[str, int]:
         changed = 0
         for name in runs.text_parts(package):
+            if not runs.part_may_match(package, name, _AUTHORS):
+                continue
             root = package.read_xml(name)
             n = runs.anonymise(root, _AUTHOR_FIELDS, _AUTHOR_ELEMENTS)
             if n:

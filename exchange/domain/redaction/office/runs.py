@@ -20,11 +20,17 @@ Invariants:
   control titles) are redacted as whole strings.
 * External hyperlink targets the plan finds anything in lose their
   relationship; the link's display text stays and is redacted like any text.
+* A part whose bytes hold no start tag of a text element or an owner of a
+  text attribute, and no text attribute (:func:`may_hold_text`), has no block
+  and no attribute to read: it is not parsed for them. Such parts (styles,
+  themes, font tables) are most of a short document's XML; verification
+  still reads them whole.
 * Nothing here decides what is safe: the engine verifies the written package.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -76,6 +82,40 @@ TEXT_ATTRIBUTES: dict[str, frozenset[str]] = {
     "name": frozenset({"cNvPr", "docPr", "cSld", "section", "custShow", "sldLayout"}),
     "val": frozenset({"alias", "tag"}),
 }
+
+
+def tag_pattern(elements: Iterable[str], attributes: Iterable[str] = ()) -> re.Pattern[bytes]:
+    """Bytes of a start tag with one of these local names, or of one of these attributes, any prefix."""
+    alternatives = []
+    if elements:
+        names = b"|".join(re.escape(n.encode()) for n in sorted(set(elements)))
+        alternatives.append(rb"<(?:[^\s<>/:=!?]+:)?(?:" + names + rb")[\s/>]")
+    if attributes:
+        names = b"|".join(re.escape(n.encode()) for n in sorted(set(attributes)))
+        alternatives.append(rb"\s(?:[^\s<>/:=]+:)?(?:" + names + rb")\s*=")
+    return re.compile(b"|".join(alternatives))
+
+
+_DECLARED_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+
+
+def part_may_match(package: OfficePackage, name: str, pattern: re.Pattern[bytes]) -> bool:
+    """False only when the part is in memory, UTF-8, and its bytes hold nothing ``pattern`` matches.
+
+    Tag and attribute names are written out in a UTF-8 part (no entity or
+    character reference can stand for them), so a part without a match has
+    no such element or attribute. Any other case answers True: parse it.
+    """
+    if package.is_streamed(name):
+        return True
+    data = package.read_bytes(name)
+    head = data[:256]
+    if b"\x00" in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return True
+    declared = _DECLARED_ENCODING.match(head)
+    if declared is not None and declared.group(1).lower().replace(b"-", b"").replace(b"_", b"") != b"utf8":
+        return True
+    return pattern.search(data) is not None
 
 
 @dataclass(slots=True)
@@ -209,6 +249,19 @@ def attribute_values(root: etree._Element) -> Iterable[tuple[etree._Element, str
                 yield element, attr, value
 
 
+#: what :func:`blocks` and :func:`attribute_values` read: text elements, attribute owners, attributes
+_TEXT_OR_ATTRIBUTE = tag_pattern(
+    [local(t) for t in _TEXT_TAGS if t not in _SEPARATORS]
+    + [owner for owners in TEXT_ATTRIBUTES.values() for owner in owners],
+    [attr for attr, owners in TEXT_ATTRIBUTES.items() if not owners],
+)
+
+
+def may_hold_text(package: OfficePackage, name: str) -> bool:
+    """Whether the part may have a block or a text attribute (see the module docstring)."""
+    return part_may_match(package, name, _TEXT_OR_ATTRIBUTE)
+
+
 def text_parts(package: OfficePackage) -> list[str]:
     """XML parts that may carry document text, in a stable order."""
     return [
@@ -227,9 +280,10 @@ def units(package: OfficePackage) -> list[TextUnit]:
     """Every text :func:`redact_package` will ask the plan about (see module docstring)."""
     out: list[TextUnit] = []
     for name in text_parts(package):
-        root = package.read_xml(name)
-        out.extend(TextUnit(b.text, None, "text") for b in blocks(root))
-        out.extend(TextUnit(value, None, "metadata") for _, _, value in attribute_values(root))
+        if may_hold_text(package, name):
+            root = package.read_xml(name)
+            out.extend(TextUnit(b.text, None, "text") for b in blocks(root))
+            out.extend(TextUnit(value, None, "metadata") for _, _, value in attribute_values(root))
         for rel in package.relationships(name):
             if rel.external:
                 out.extend(TextUnit(t, None, "link") for t in _link_texts(rel.target))
@@ -280,11 +334,12 @@ def redact_package(package: OfficePackage, plan: RecipientPlan) -> tuple[list[st
         return spans
 
     for name in text_parts(package):
-        root = package.read_xml(name)
-        types = redact_root(root, find)
-        if types:
-            package.write_xml(name, root)
-            found.extend(types)
+        if may_hold_text(package, name):
+            root = package.read_xml(name)
+            types = redact_root(root, find)
+            if types:
+                package.write_xml(name, root)
+                found.extend(types)
         link_types, removed = redact_links(package, name, find)
         found.extend(link_types)
         links += removed
