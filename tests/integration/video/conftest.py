@@ -3,7 +3,7 @@
 Outputs are checked with tools other than the engine's own reading:
 ``ffprobe`` (streams, tags), ``exiftool -ee`` (every atom and embedded track)
 and frames extracted by ``ffmpeg`` at a rate and offset neither the engine's
-reading (2/s from 0) nor its verification (3/s from 1/6 s) uses, read by the
+reading (2/s from 0) nor its verification (3/s from 1/12 s) uses, read by the
 ``tesseract`` CLI as separate processes.
 """
 

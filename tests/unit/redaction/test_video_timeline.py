@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from exchange.domain.redaction.video.engine import DEFAULT_SAMPLE_FPS, VERIFY_OFFSET, VERIFY_RATE_FACTOR
 from exchange.domain.redaction.video.timeline import (
     CoverSpan,
     even_outwards,
@@ -87,3 +88,16 @@ def test_even_outwards_never_shrinks() -> None:
     assert even_outwards((0, 0, 639, 359), (639, 359)) == (0, 0, 640, 360)
     box = (13, 7, 101, 55)
     assert union(box, even_outwards(box, SIZE)) == even_outwards(box, SIZE)
+
+
+@pytest.mark.parametrize("source_fps", [24, 25, 30000 / 1001, 30, 50, 60])
+def test_verification_never_samples_a_frame_reading_saw(source_fps: float) -> None:
+    def frame(seconds: float) -> int:
+        return int(seconds * source_fps + 0.5)  # the source frame shown at that moment, rounded
+
+    read_fps = DEFAULT_SAMPLE_FPS
+    verify_fps = read_fps * VERIFY_RATE_FACTOR
+    read = {frame(k / read_fps) for k in range(int(600 * read_fps))}
+    verified = [frame((j + VERIFY_OFFSET) / verify_fps) for j in range(int(600 * verify_fps))]
+    assert len(set(verified)) == len(verified)
+    assert not read.intersection(verified)

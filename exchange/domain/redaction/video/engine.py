@@ -27,7 +27,8 @@ Invariants:
   video stream, no tags beyond the muxer's own (:data:`ALLOWED_FORMAT_TAGS`,
   :data:`ALLOWED_STREAM_TAGS`), the source's duration, and (when pixels are
   redacted) no sensitive value in an OCR of its frames sampled at
-  :data:`VERIFY_RATE_FACTOR` times the reading rate, from half an interval in.
+  :data:`VERIFY_RATE_FACTOR` times the reading rate, from :data:`VERIFY_OFFSET` of its
+  interval in.
   An OCR that cannot run withholds.
 * Reading and verification OCR every sampled frame whole. Frames go to Tesseract in
   batches of :func:`batch_size` frames, one batch per OCR worker at a time, to readers
@@ -91,9 +92,12 @@ from exchange.domain.redaction.video.timeline import CoverSpan, even_outwards, p
 
 #: samples per second read by OCR (an ``EngineLimits.video_sample_fps`` overrides it)
 DEFAULT_SAMPLE_FPS = 2.0
-#: the verifier samples this many times as often as reading did, from half its interval in,
-#: so it sees other frames than the ones that were read
+#: the verifier samples this many times as often as reading did
 VERIFY_RATE_FACTOR = 1.5
+#: ... starting this fraction of its own interval in. With the rates 2:3, samples at k/2 and
+#: (j + 1/4)/3 seconds never meet (4j + 1 = 6k has no solution in integers), so every verified
+#: frame is one reading did not see; from half an interval in, every third one was
+VERIFY_OFFSET = 0.25
 #: longest video accepted, seconds (an ``EngineLimits.video_max_seconds`` overrides it)
 DEFAULT_MAX_SECONDS = 600.0
 #: seconds ffprobe may take (it reads headers and indexes only)
@@ -646,7 +650,7 @@ class VideoEngine:
             verification["checks"].append("pixels_skipped_kept_by_policy")
             return leaked
         verify_fps = _limit(limits, "video_sample_fps", DEFAULT_SAMPLE_FPS) * VERIFY_RATE_FACTOR
-        offset = 0.5 / verify_fps
+        offset = VERIFY_OFFSET / verify_fps
         stream = ffmpeg.FrameStream(
             output,
             demuxer=_demuxer(document.container),
