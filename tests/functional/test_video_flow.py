@@ -8,7 +8,6 @@ Tesseract program on frames that FFmpeg extracts from the bundled file.
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 from collections.abc import Iterator
@@ -21,8 +20,8 @@ from flask.testing import FlaskClient
 from exchange import create_app
 from tests.conftest import Stack
 from tests.corpus import video
-from tests.functional.test_api_flow import auth, open_bundle, wait_for
-from tests.seed import World, seed_world
+from tests.functional.test_api_flow import auth, open_bundle, upload, wait_for
+from tests.seed import World, new_case, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.sqlite_only]
 
@@ -66,27 +65,13 @@ def test_a_clip_is_redacted_in_the_bundle(stack: Stack, client: FlaskClient, tmp
     world: World = seed_world(stack.settings)
     app_h, sup_h = auth(world.applicant.token), auth(world.supplier.token)
     source = video.clip(tmp_path, "line-tour.mp4", seconds=3.0)
-    case_id = client.post(
-        "/api/v1/cases",
-        headers=app_h,
-        json={"title": "Footage", "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
-    ).get_json()["id"]
-    res = client.put(
-        f"/api/v1/cases/{case_id}/policy", headers=app_h, data=POLICY, content_type="application/yaml"
-    )
-    assert res.status_code == 200, res.get_json()
-    res = client.post(
-        f"/api/v1/cases/{case_id}/files",
-        headers=app_h,
-        data={"file": (io.BytesIO(source.read_bytes()), source.name)},
-        content_type="multipart/form-data",
-    )
-    assert res.status_code == 201, res.get_json()
-    assert res.get_json()["media_type"] == "video/mp4"
+    case_id = new_case(client, world, "Footage", POLICY)
+    upload(client, world, case_id, source.name, source.read_bytes())
 
     assert client.post(f"/api/v1/cases/{case_id}/submit", headers=app_h).status_code == 202
     review = wait_for(client, case_id, world.applicant.token, "review", stack=stack, timeout=400)
     (entry,) = review["files"]
+    assert entry["media_type"] == "video/mp4"
     assert entry["status"] == "processed", entry
     for recipient in ("supplier", "bureau"):
         output = entry["outputs"][recipient]
