@@ -84,7 +84,7 @@ TEXT_ATTRIBUTES: dict[str, frozenset[str]] = {
     "instr": frozenset(),
     "alt": frozenset(),
     "string": frozenset({"textpath"}),
-    "name": frozenset({"cNvPr", "docPr", "cSld", "section", "custShow", "sldLayout"}),
+    "name": frozenset({"cNvPr", "docPr", "cSld", "section", "custShow", "sldLayout", "tag"}),
     "val": frozenset({"alias", "tag"}),
 }
 
