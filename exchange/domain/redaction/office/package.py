@@ -59,6 +59,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal
 from lxml import etree
 
 from exchange.domain.detection.normalise import fold
+from exchange.domain.detection.terms import TermMatcher, build_terms
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.base import (
     EngineLimits,
@@ -935,6 +936,8 @@ _REMOVE_WITH: dict[str, tuple[str, ...]] = {
 }
 #: elements whose children stay when the reference goes (a hyperlink's display text)
 _UNWRAP = frozenset({"hyperlink"})
+#: lists the schema wants one entry in at least (a worksheet's hyperlinks): removed once empty
+_NOT_EMPTY = frozenset({"hyperlinks"})
 
 
 def unwrap(element: etree._Element) -> None:
@@ -982,6 +985,7 @@ def drop_references(package: OfficePackage) -> int:
         ]
         for element, attr in hits:
             name = local(element.tag)
+            parent = element.getparent()
             if name == "blip" and local(attr) == "link" and f"{{{R_NS}}}embed" not in element.attrib:
                 del element.attrib[attr]
             elif name in _UNWRAP:
@@ -990,7 +994,10 @@ def drop_references(package: OfficePackage) -> int:
                 found = _ancestor(element, _REMOVE_WITH.get(name, ()))
                 target = element if found is None else found
                 if target is not root:
+                    parent = target.getparent()
                     remove_element(target)
+            if parent is not None and local(parent.tag) in _NOT_EMPTY and len(parent) == 0:
+                remove_element(parent)
             removed += 1
         package.write_xml(part, root)
         package.dropped[part] = set()
@@ -1396,19 +1403,22 @@ def check_xml(package: OfficePackage, name: str) -> None:
 
 
 class LeakScan:
-    """:func:`find_leaks` over a stream of texts, a window at a time, in bounded memory.
+    """:func:`find_leaks` and the declared-term matcher over a stream of texts, in bounded memory.
 
     Consecutive windows overlap by the last texts of the previous one, at
     least twice the longest folded value long (a letter-spaced value is twice
     as long), so a value split over neighbouring texts is found however the
-    windows fall.
+    windows fall. ``matcher`` finds the values' variant forms (``Kestrel_Dynamics_GmbH``,
+    ``kestrel-dynamics``) that :func:`find_leaks`' folded substrings miss; what
+    it finds is reported as a leak of that form.
     """
 
     #: characters per search; find_leaks' temporary copies of a window are what verification holds
     WINDOW = 2**18
 
-    def __init__(self, sensitive_values: Sequence[str]) -> None:
+    def __init__(self, sensitive_values: Sequence[str], matcher: TermMatcher | None = None) -> None:
         self.values = list(sensitive_values)
+        self.matcher = matcher
         self.found: dict[str, None] = {}
         self._overlap = 2 * max((len(fold(v)) for v in self.values), default=0) + 64
         self._window: dict[str, None] = {}
@@ -1431,8 +1441,12 @@ class LeakScan:
             self._window.clear()
             return
         pieces = list(self._window)
-        for value in find_leaks("\n".join(pieces), self.values):
+        text = "\n".join(pieces)
+        for value in find_leaks(text, self.values):
             self.found.setdefault(value)
+        if self.matcher is not None:
+            for hit in self.matcher.find(text):
+                self.found.setdefault(text[hit.start : hit.end])
         self._window.clear()
         self._size = 0
         if not keep_tail:
@@ -1449,6 +1463,21 @@ class LeakScan:
             self._size += len(piece) + 1
 
 
+def value_matcher(values: Sequence[str]) -> TermMatcher | None:
+    """The detector's declared-term rules over ``values``, for verification.
+
+    Verification cannot ask ``plan.find`` about everything it re-reads: NER
+    reads style, font and theme attributes (``Calibri``, ``LightList``, ``TOC``)
+    as organisations, which in the strictest view would withhold every file
+    and elsewhere would show the applicant those as suggestions. The
+    declared-term matcher is what finds a value written as an identifier or
+    with other separators, and it guesses nothing. Short names stay off: a
+    value's first word alone is not a leak of it.
+    """
+    terms = build_terms([v for v in values if v.strip()], (), short_names=False)
+    return TermMatcher(terms) if terms else None
+
+
 def verify_package(
     data: bytes, sensitive_values: list[str], images: set[str]
 ) -> tuple[list[tuple[str, str]], list[str]]:
@@ -1459,6 +1488,10 @@ def verify_package(
     are ``images``, which the image engine wrote and verified itself. Parts
     are parsed as streams into :class:`TextCollector` and searched by
     :class:`LeakScan`, so a large sheet is never a tree in memory.
+
+    A variant form of a value that the matcher (:func:`value_matcher`) finds
+    is appended to ``sensitive_values`` (as ``plan.find`` appends what it
+    meets), so a leak is always reported as a value of that list.
     """
     leaks: list[tuple[str, str]] = []
     unreadable: list[str] = []
@@ -1466,10 +1499,13 @@ def verify_package(
         package = OfficePackage.open_bytes(data)
     except UnsupportedFile:
         return [], ["(package)"]
-    leaks.extend(("(part names)", v) for v in find_leaks("\n".join(package.parts), sensitive_values))
+    matcher = value_matcher(sensitive_values)
+    names = LeakScan(sensitive_values, matcher)
+    names.add(package.parts)
+    leaks.extend(("(part names)", v) for v in names.finish())
     for name in package.parts:
         if is_xml_part(package, name):
-            texts, attributes = LeakScan(sensitive_values), LeakScan(sensitive_values)
+            texts, attributes = LeakScan(sensitive_values, matcher), LeakScan(sensitive_values, matcher)
             collector = TextCollector()
 
             def drain(
@@ -1491,4 +1527,14 @@ def verify_package(
             leaks.extend((name, v) for v in found)
         elif name not in images:
             unreadable.append(name)
-    return leaks, unreadable
+    # A form that folds like a value is reported as that value (the report names values by index).
+    known = {fold(v): v for v in sensitive_values}
+    out: list[tuple[str, str]] = []
+    for part, value in leaks:
+        listed = known.get(fold(value))
+        if listed is None:
+            listed = known[fold(value)] = value
+            sensitive_values.append(value)
+        if (part, listed) not in out:
+            out.append((part, listed))
+    return out, unreadable

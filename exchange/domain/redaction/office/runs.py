@@ -34,12 +34,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 from lxml import etree
 
 from exchange.domain.detection.findings import Redaction, merge_redactions
 from exchange.domain.redaction.base import TextUnit
+from exchange.domain.redaction.office import header_footer
 from exchange.domain.redaction.office.package import (
     A_NS,
     C_NS,
@@ -59,6 +60,8 @@ Find = Callable[[str], Sequence[Redaction]]
 XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _W_T, _W_INSTR, _W_DELTEXT = f"{{{W_NS}}}t", f"{{{W_NS}}}instrText", f"{{{W_NS}}}delText"
 _A_T = f"{{{A_NS}}}t"
+#: an equation's text (OMML), read with the paragraph it stands in
+_M_T = "{http://schemas.openxmlformats.org/officeDocument/2006/math}t"
 _PARAGRAPHS = frozenset({f"{{{W_NS}}}p", f"{{{A_NS}}}p"})
 #: text that belongs to no paragraph: chart caches and formulas, legacy PowerPoint comments
 _STANDALONE = (f"{{{C_NS}}}v", f"{{{C_NS}}}f", f"{{{P_NS}}}text")
@@ -70,7 +73,9 @@ _SEPARATORS = {
     f"{{{A_NS}}}br": "\n",
 }
 _SEPARATOR_PARENTS = frozenset({f"{{{W_NS}}}r", f"{{{A_NS}}}p"})
-_TEXT_TAGS = (_W_T, _W_INSTR, _W_DELTEXT, _A_T, *_STANDALONE, *_SEPARATORS)
+_TEXT_TAGS = (_W_T, _W_INSTR, _W_DELTEXT, _A_T, _M_T, *_STANDALONE, *_SEPARATORS)
+#: a chart's print header and footer: codes and text in one string (see header_footer)
+_CHART_HEADERS = tuple(f"{{{C_NS}}}{n}" for n in sorted(header_footer.HEADER_FOOTER))
 #: attribute local name -> element local names it is redacted on (empty: on any element)
 TEXT_ATTRIBUTES: dict[str, frozenset[str]] = {
     "descr": frozenset(),
@@ -79,7 +84,7 @@ TEXT_ATTRIBUTES: dict[str, frozenset[str]] = {
     "instr": frozenset(),
     "alt": frozenset(),
     "string": frozenset({"textpath"}),
-    "name": frozenset({"cNvPr", "docPr", "cSld", "section", "custShow", "sldLayout"}),
+    "name": frozenset({"cNvPr", "docPr", "cSld", "section", "custShow", "sldLayout", "tag"}),
     "val": frozenset({"alias", "tag"}),
 }
 
@@ -209,7 +214,7 @@ def redact_block(block: Block, spans: Sequence[Redaction]) -> int:
         for lo, hi, insert in sorted(cuts, reverse=True):
             text = text[:lo] + insert + text[hi:]
         element.text = text
-        if element.tag in (_W_T, _W_INSTR, _W_DELTEXT):
+        if element.tag in (_W_T, _W_INSTR, _W_DELTEXT, _M_T):
             # Word drops leading and trailing spaces of a w:t without it.
             element.set(XML_SPACE, "preserve")
     return applied
@@ -251,7 +256,7 @@ def attribute_values(root: etree._Element) -> Iterable[tuple[etree._Element, str
 
 #: what :func:`blocks` and :func:`attribute_values` read: text elements, attribute owners, attributes
 _TEXT_OR_ATTRIBUTE = tag_pattern(
-    [local(t) for t in _TEXT_TAGS if t not in _SEPARATORS]
+    [local(t) for t in (*_TEXT_TAGS, *_CHART_HEADERS) if t not in _SEPARATORS]
     + [owner for owners in TEXT_ATTRIBUTES.values() for owner in owners],
     [attr for attr, owners in TEXT_ATTRIBUTES.items() if not owners],
 )
@@ -272,8 +277,8 @@ def text_parts(package: OfficePackage) -> list[str]:
 
 
 def _link_texts(target: str) -> list[str]:
-    decoded = unquote(target)
-    return [target] if decoded == target else [target, decoded]
+    # A query string writes spaces as "+" (mailto:...?subject=Kestrel+Dynamics), a path as "%20".
+    return list(dict.fromkeys([target, unquote(target), unquote_plus(target)]))
 
 
 def units(package: OfficePackage) -> list[TextUnit]:
@@ -284,6 +289,8 @@ def units(package: OfficePackage) -> list[TextUnit]:
             root = package.read_xml(name)
             out.extend(TextUnit(b.text, None, "text") for b in blocks(root))
             out.extend(TextUnit(value, None, "metadata") for _, _, value in attribute_values(root))
+            for element in root.iter(*_CHART_HEADERS):
+                out.extend(TextUnit(t, None, "text") for t in header_footer.texts(element.text or ""))
         for rel in package.relationships(name):
             if rel.external:
                 out.extend(TextUnit(t, None, "link") for t in _link_texts(rel.target))
@@ -303,6 +310,11 @@ def redact_root(root: etree._Element, find: Find) -> list[str]:
         if spans:
             element.set(attr, redact_text(value, spans))
             found.extend(s.entity_type for s in spans)
+    for element in root.iter(*_CHART_HEADERS):
+        new, types = header_footer.redact(element.text or "", find)
+        if new is not None:
+            element.text = new
+            found.extend(types)
     return found
 
 

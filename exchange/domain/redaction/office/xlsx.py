@@ -25,6 +25,8 @@ What is read and redacted, per part:
   fixed in every formula and defined name), defined names' text;
 * charts and drawings through :mod:`~exchange.domain.redaction.office.runs`
   (DrawingML runs, chart caches ``c:v``, alt text);
+* print headers and footers: each section's text, between the codes
+  (:mod:`~exchange.domain.redaction.office.header_footer`);
 * every other XML part (comments, threaded comments, tables, pivot cache
   definitions, styles' number formats, VML): every text node and every
   attribute value, as whole strings.
@@ -59,7 +61,7 @@ from lxml import etree
 from exchange.domain.detection.findings import Redaction, merge_redactions
 from exchange.domain.errors import UnsupportedFile
 from exchange.domain.redaction.base import RedactionResult, SourceDocument, TextUnit
-from exchange.domain.redaction.office import runs
+from exchange.domain.redaction.office import header_footer, runs
 from exchange.domain.redaction.office.package import (
     LAZY_PART_BYTES,
     R_NS,
@@ -345,6 +347,12 @@ def redact_generic(root: etree._Element, redactor: Redactor) -> bool:
         elif element.text and element.text.strip() and len(element) == 0:
             if element.tag == _T and not _in_phonetic(element) and _has_rich_ancestor(element):
                 pass
+            elif name in header_footer.HEADER_FOOTER:
+                new_value, types = header_footer.redact(element.text, redactor.find)
+                if new_value is not None:
+                    element.text = new_value
+                    redactor.found.extend(types)
+                    changed = True
             elif name in _FORMULAS:
                 kept = redactor.formula(element.text)
                 if kept != element.text:
@@ -675,20 +683,27 @@ class XlsxEngine(OfficeEngine):
         for name in runs.text_parts(package):
             if name in sheet_parts:
                 self._redact_sheet(package, name, redactor, write)
-                continue
-            root = package.read_xml(name)
-            if etree.QName(root).namespace in _DRAWINGML_ROOTS:
-                for element in root.iter(f"{{{_CHART_NS}}}f"):
-                    if element.text:
-                        element.text = sheets.apply(element.text)
-                redactor.found.extend(runs.redact_root(root, redactor.find))
-                if write:
-                    package.write_xml(name, root)
-            elif redact_generic(root, redactor) and write:
-                package.write_xml(name, root)
+            else:
+                self._redact_part(package, name, redactor, sheets, write)
+            # A cell's link (mailto:...?subject=, a portal URL) lives in the part's relationships.
             link_types, _removed = runs.redact_links(package, name, redactor.find)
             redactor.found.extend(link_types)
         return redactor.found
+
+    @staticmethod
+    def _redact_part(
+        package: OfficePackage, name: str, redactor: Redactor, sheets: SheetNames, write: bool
+    ) -> None:
+        root = package.read_xml(name)
+        if etree.QName(root).namespace in _DRAWINGML_ROOTS:
+            for element in root.iter(f"{{{_CHART_NS}}}f"):
+                if element.text:
+                    element.text = sheets.apply(element.text)
+            redactor.found.extend(runs.redact_root(root, redactor.find))
+            if write:
+                package.write_xml(name, root)
+        elif redact_generic(root, redactor) and write:
+            package.write_xml(name, root)
 
     def _rename_sheets(self, package: OfficePackage, find: Find, write: bool) -> tuple[SheetNames, list[str]]:
         workbook = package.read_xml(package.main_part)
