@@ -261,3 +261,22 @@ LYING = {
     "differences": lying_differences,
     "cmap": lying_cmap,
 }
+
+
+def private_use(dirpath: Path) -> Path:
+    """fpdf2's Type0 DejaVu with every ToUnicode destination moved into the Private Use Area."""
+    path = lying_tounicode(dirpath)
+    with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+        for obj in pdf.objects:
+            is_type0 = isinstance(obj, pikepdf.Dictionary) and obj.get("/Subtype") == "/Type0"
+            if is_type0 and "/ToUnicode" in obj:
+                data = obj.ToUnicode.read_bytes()
+                obj.ToUnicode = pdf.make_stream(
+                    re.sub(
+                        rb"<([0-9A-Fa-f]{4})> <([0-9A-Fa-f]{4})>",
+                        lambda m: b"<%s> <%04X>" % (m.group(1), 0xE000 + int(m.group(2), 16)),
+                        data,
+                    )
+                )
+        pdf.save(dirpath / "private_use.pdf")
+    return dirpath / "private_use.pdf"
