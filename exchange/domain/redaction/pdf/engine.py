@@ -22,6 +22,11 @@ Invariants:
   shapes spell a finding goes through the same fallback, and the verifier
   reads every output page's shape layer again. Only a page with text no
   extractor reads (pattern cells, soft-mask groups) still fails the file.
+* Each font's extracted text is compared with OCR of its rendered lines
+  (``textlayer``, a bounded sample): every page of a font whose text does not
+  match what it draws goes through the same fallback, and such a page is
+  verified by OCR of its render even when images are kept; if it was not
+  rendered, the file fails (``text_layer_distrusted``).
 * A page with the applicant's manual boxes always goes through that
   fallback, with the boxes painted into the render: nothing under a box
   (glyphs, vector paint, image samples, annotations) can survive a page that

@@ -13,6 +13,9 @@ not be read, and pages that had to be rendered are flagged for review; pages
 rendered only because the applicant boxed them are not (the applicant chose
 it), but a warning says they lost their text layer. The engine paints the
 plan's manual boxes (``supports_boxes``; see ``engine`` and ``fallback``).
+Fonts are checked against their rendered glyphs once, when read
+(``textlayer``); the verdict is kept on :class:`PdfSource` and every
+recipient's redaction renders the pages it distrusts, flagged for review.
 """
 
 from __future__ import annotations
