@@ -22,6 +22,11 @@ Invariants:
   shapes spell a finding goes through the same fallback, and the verifier
   reads every output page's shape layer again. Only a page with text no
   extractor reads (pattern cells, soft-mask groups) still fails the file.
+* Each font's extracted text is compared with OCR of its rendered lines
+  (``textlayer``, a bounded sample): every page of a font whose text does not
+  match what it draws goes through the same fallback, and such a page is
+  verified by OCR of its render even when images are kept; if it was not
+  rendered, the file fails (``text_layer_distrusted``).
 * A page with the applicant's manual boxes always goes through that
   fallback, with the boxes painted into the render: nothing under a box
   (glyphs, vector paint, image samples, annotations) can survive a page that
@@ -68,6 +73,12 @@ from exchange.domain.redaction.pdf.shapes import (
     pages_spelling_findings,
     scan_shapes,
     shape_layers,
+)
+from exchange.domain.redaction.pdf.textlayer import (
+    DISTRUST_REASON,
+    TextLayerCensus,
+    TextLayerCheck,
+    page_renders,
 )
 from exchange.domain.redaction.pdf.textmodel import Box, Interpreter
 from exchange.domain.redaction.pdf.verify import (
@@ -181,12 +192,17 @@ class PdfReading:
     #: per page, the OCR text of each distinct image drawn on it (read order)
     image_texts: list[list[str]]
     stats: dict[str, Any] = field(default_factory=dict)
+    #: pages whose fonts' text does not match their pixels (see ``textlayer``)
+    text_layer: TextLayerCheck = field(default_factory=TextLayerCheck)
 
 
 def read_pdf(src: bytes | Path, limits: PdfLimits, reader: PixelReader) -> PdfReading:
     """Page text as :func:`extract_pdf_text`, and every drawn image read by ``reader``.
 
     The OCR results stay in ``reader`` (keyed by pixels) for :func:`redact_pdf`.
+    Each font's text is checked against the rendered page (``textlayer``); the
+    OCR of what an untrustworthy font shows, and of the whole render of each
+    page it draws on, is read like an image's text, so detection sees it.
     """
     data = _read(src, limits)
     pages: list[str] = []
@@ -196,9 +212,11 @@ def read_pdf(src: bytes | Path, limits: PdfLimits, reader: PixelReader) -> PdfRe
         try:
             presanitise(pdf, Counter())
             interp = Interpreter(pdf, limits)
+            census = TextLayerCensus(interp)
             for number, page in enumerate(pdf.pages, start=1):
                 model = interp.page_model(page.obj, number)
                 pages.append(model.text)
+                census.add(model)
                 uses = page_images(model, limits)
                 submit_page(uses, reader)
                 stats["unreadable"] += sum(1 for u in uses if u.drawn is None)
@@ -209,11 +227,20 @@ def read_pdf(src: bytes | Path, limits: PdfLimits, reader: PixelReader) -> PdfRe
             for number, image in shape_layers(data, limits.max_nesting_depth, limits.max_image_pixels):
                 keys[number - 1].append(reader.submit(image, oriented=True))
                 stats["shape_layers"] += 1
+            settings = reader.settings
+            text_layer = census.check(
+                data, pdf, limits, languages=settings.languages, timeout=settings.timeout
+            )
+            # The fallback renders these pages the same way: the same pixels reuse this reading.
+            for number, image in page_renders(data, sorted(text_layer.distrusted), limits):
+                keys[number - 1].append(reader.submit(image))
         except RecursionError as exc:
             raise UnsupportedFile("the PDF nests objects too deeply") from exc
         except (*_DAMAGE, pdfium.PdfiumError) as exc:
             raise UnsupportedFile("the PDF is damaged in a way this engine cannot process") from exc
     image_texts = [[reader.get(key).text for key in page_keys] for page_keys in keys]
+    for number, texts in text_layer.ocr_texts.items():
+        image_texts[number - 1].extend(texts)
     results = [reader.get(key) for key in dict.fromkeys(k for page_keys in keys for k in page_keys)]
     means = [r.mean_confidence for r in results if r.mean_confidence is not None]
     low = [m for m in means if m < reader.settings.review_confidence]
@@ -227,7 +254,19 @@ def read_pdf(src: bytes | Path, limits: PdfLimits, reader: PixelReader) -> PdfRe
         "unreadable_images": stats["unreadable"],
         "shape_layers": stats["shape_layers"],
     }
-    return PdfReading(pages, image_texts, {"ocr": ocr})
+    return PdfReading(pages, image_texts, {"ocr": ocr, "text_layer": text_layer.report()}, text_layer)
+
+
+def check_text_layer(data: bytes, limits: PdfLimits, reader: PixelReader) -> TextLayerCheck:
+    """The ``textlayer`` check alone, for a caller of :func:`redact_pdf` that did not read first."""
+    with open_pdf(data, limits) as pdf:
+        presanitise(pdf, Counter())
+        interp = Interpreter(pdf, limits)
+        census = TextLayerCensus(interp)
+        for number, page in enumerate(pdf.pages, start=1):
+            census.add(interp.page_model(page.obj, number))
+        settings = reader.settings
+        return census.check(data, pdf, limits, languages=settings.languages, timeout=settings.timeout)
 
 
 def redact_pdf(
@@ -240,6 +279,7 @@ def redact_pdf(
     pixels: PixelReader | None = None,
     images: str = "redact",
     manual: Sequence[ManualBox] = (),
+    text_layer: TextLayerCheck | None = None,
 ) -> PdfRedactionResult:
     """Redact ``src`` for one recipient and verify the result (see module docstring).
 
@@ -263,6 +303,11 @@ def redact_pdf(
     ``manual`` are the applicant's boxes (fractions of the page as displayed):
     their pages are rendered with the boxes painted (module docstring), and
     the report's page entries say ``manual_boxes`` and count them as MANUAL.
+
+    ``text_layer`` is :func:`read_pdf`'s check of fonts against pixels; with
+    ``pixels`` and without it, the check runs here. Every page it distrusts is
+    replaced by its redacted render (its text layer is not what it shows), and
+    is verified by OCR of that render whatever the images rule.
     """
     if mode not in MODES:
         raise ValueError(f"unknown redaction mode {mode!r}")
@@ -271,6 +316,14 @@ def redact_pdf(
     started = time.perf_counter()
     data = _read(src, limits)
     stats: Counter[str] = Counter()
+    if text_layer is None and pixels is not None:
+        try:
+            text_layer = check_text_layer(data, limits, pixels)
+        except RecursionError as exc:
+            raise UnsupportedFile("the PDF nests objects too deeply") from exc
+        except (*_DAMAGE, pdfium.PdfiumError) as exc:
+            raise UnsupportedFile("the PDF is damaged in a way this engine cannot process") from exc
+    distrusted = dict(text_layer.distrusted) if text_layer is not None and pixels is not None else {}
     pages_report: list[dict[str, Any]] = []
     boxes_by_page: dict[int, list[tuple[Box, str | None]]] = {}
     recheck_pages: list[int] = []
@@ -320,7 +373,11 @@ def redact_pdf(
                 if number in boxed and pixels is None:
                     outcome.failures.append("a manual box needs the page rendered, without an OCR reader")
                     entry.update(status="failed", reasons=sorted(set(outcome.failures)))
-                reasons = [*outcome.failures, *([MANUAL_REASON] if number in boxed else [])]
+                reasons = [
+                    *outcome.failures,
+                    *([MANUAL_REASON] if number in boxed else []),
+                    *([distrusted[number]] if number in distrusted else []),
+                ]
                 if reasons:
                     if pixels is not None and can_fall_back(reasons):
                         fallback[number] = reasons
@@ -355,6 +412,8 @@ def redact_pdf(
     }
     if pixels is not None:
         report["images"] = images
+    if text_layer is not None:
+        report["text_layer"] = text_layer.report()
     if warnings:
         report["warnings"] = sorted(set(warnings))
     if failed or out is None:
@@ -380,7 +439,7 @@ def redact_pdf(
         except (*_DAMAGE, pdfium.PdfiumError) as exc:
             raise UnsupportedFile("a page that needed rendering could not be rendered") from exc
         for number, entry in entries.items():
-            if set(fallback[number]) <= {MANUAL_REASON, SHAPES_REASON}:
+            if set(fallback[number]) <= {MANUAL_REASON, SHAPES_REASON, DISTRUST_REASON}:
                 # Redacted in place before it was rendered: what that removed counts as well.
                 done = Counter(pages_report[number - 1].get("redactions", {}))
                 entry["redactions"] = dict(done + Counter(entry["redactions"]))
@@ -412,6 +471,8 @@ def redact_pdf(
             pixels=read_pixels,
             turned_pages=frozenset(turned_pages),
             shapes=pixels,
+            rendered=frozenset(fallback) if pixels is not None and read_pixels is None else frozenset(),
+            reader=pixels,
         )
     except (*_DAMAGE, RecursionError, pdfium.PdfiumError) as exc:
         # Our own output must re-open cleanly; if it does not, nothing is released.
@@ -429,10 +490,16 @@ def redact_pdf(
         "text_under_box",
         "hidden_text",
     ]
+    # A page whose text layer lies must have become pixels: text checks alone cannot pass it.
+    leaks += [Leak(n, "text_layer_distrusted", -1) for n in sorted(distrusted) if n not in fallback]
     if boxed:
         checks.append("manual_boxes")
     if read_pixels is not None:
         checks.append("image_ocr")
+    elif pixels is not None and fallback:
+        checks.append("rendered_page_ocr")
+    if distrusted:
+        checks.append("text_layer")
     if pixels is not None:
         checks.append("shape_ocr")
     report["verification"] = {
@@ -463,9 +530,15 @@ def verify_output(
     pixels: PixelReader | None = None,
     turned_pages: frozenset[int] = frozenset(),
     shapes: PixelReader | None = None,
+    rendered: frozenset[int] = frozenset(),
+    reader: PixelReader | None = None,
 ) -> list[Leak]:
     """Every check of ``verify``; with ``pixels``, the OCR of every image in ``data`` too;
-    with ``shapes``, the OCR of every page's lettering drawn as paths (``shapes``)."""
+    with ``shapes``, the OCR of every page's lettering drawn as paths (``shapes``).
+
+    Without ``pixels`` (images kept as drawn), the pages in ``rendered`` (pages the
+    fallback replaced by their render) are still read by ``reader``: their picture
+    is their text, not an image the document had."""
     needles = Needles(sensitive_values)
     leaks: list[Leak] = []
     if needles:
@@ -490,6 +563,8 @@ def verify_output(
                     leaks.append(Leak(number, "page_text", idx))
     if pixels is not None:
         leaks += scan_pixels(data, needles, pixels, limits, turned_pages)
+    elif rendered and reader is not None:
+        leaks += scan_pixels(data, needles, reader, limits, turned_pages, pages=rendered)
     if shapes is not None:
         leaks += scan_shapes(data, needles, shapes, limits)
     unique: dict[tuple[int | None, str, int], Leak] = {}

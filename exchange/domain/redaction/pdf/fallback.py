@@ -3,7 +3,8 @@
 When: glyphs cannot be removed in place — a font without reliable widths, glyphs
 that map to no text, a CMap this engine cannot read, zero-size text, a form
 drawn with different text states, an image under a box that cannot be
-repainted. Not when text is drawn where no extractor reads it (tiling-pattern
+repainted, a font whose text does not match what its glyphs draw (see
+``textlayer``). Not when text is drawn where no extractor reads it (tiling-pattern
 cells, soft-mask groups): OCR would be the only reader of that text, so such
 a page still fails closed (see :func:`can_fall_back`).
 

@@ -569,8 +569,10 @@ def scan_pixels(
     reader: PixelReader,
     limits: PdfLimits,
     turned_pages: frozenset[int] = frozenset(),
+    *,
+    pages: frozenset[int] | None = None,
 ) -> list[Leak]:
-    """OCR of every image drawn in the written output, searched for every value.
+    """OCR of every image drawn in the written output (on ``pages``, else all), searched for every value.
 
     Pixels read before (unchanged images) reuse their OCR; painted images and
     rendered pages are read afresh: upright, and with the turn search on
@@ -583,6 +585,8 @@ def scan_pixels(
     with pikepdf.open(io.BytesIO(data)) as pdf:
         interp = Interpreter(pdf, limits)
         for number, page in enumerate(pdf.pages, start=1):
+            if pages is not None and number not in pages:
+                continue
             model = interp.page_model(page.obj, number)
             if unread_pictures(model, limits):
                 leaks.append(Leak(number, "unread_image", -1))

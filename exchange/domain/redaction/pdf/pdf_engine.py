@@ -13,6 +13,9 @@ not be read, and pages that had to be rendered are flagged for review; pages
 rendered only because the applicant boxed them are not (the applicant chose
 it), but a warning says they lost their text layer. The engine paints the
 plan's manual boxes (``supports_boxes``; see ``engine`` and ``fallback``).
+Fonts are checked against their rendered glyphs once, when read
+(``textlayer``); the verdict is kept on :class:`PdfSource` and every
+recipient's redaction renders the pages it distrusts, flagged for review.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from exchange.domain.redaction.pdf.engine import read_pdf, redact_pdf
 from exchange.domain.redaction.pdf.fallback import MANUAL_REASON
 from exchange.domain.redaction.pdf.images import OcrSettings, PixelReader
 from exchange.domain.redaction.pdf.limits import PdfLimits
+from exchange.domain.redaction.pdf.textlayer import DISTRUST_REASON, TextLayerCheck
 
 PDF = "application/pdf"
 
@@ -51,6 +55,8 @@ class PdfSource(SourceDocument):
 
     limits: EngineLimits | None = None
     pixels: PixelReader | None = None
+    #: fonts checked against the rendered pages when read (see ``textlayer``)
+    text_layer: TextLayerCheck | None = None
 
 
 class PdfEngine:
@@ -73,15 +79,17 @@ class PdfEngine:
         units = [TextUnit(text, number, "page") for number, text in enumerate(reading.pages, start=1)]
         for number, texts in enumerate(reading.image_texts, start=1):
             units += [TextUnit(text, number, "ocr") for text in texts if text.strip()]
-        document = PdfSource(source, PDF, units, limits=limits, pixels=reader)
+        document = PdfSource(source, PDF, units, limits=limits, pixels=reader, text_layer=reading.text_layer)
         document.facts["limits"] = limits
         document.facts["ocr"] = reading.stats["ocr"]
+        document.facts["text_layer"] = reading.stats["text_layer"]
         document.facts["page_count"] = len(reading.pages)
         return document
 
     def redact(self, document: SourceDocument, plan: RecipientPlan) -> RedactionResult:
         limits: EngineLimits = document.facts.get("limits", EngineLimits())
         reader = document.pixels if isinstance(document, PdfSource) else None
+        text_layer = document.text_layer if isinstance(document, PdfSource) else None
         if reader is None:
             # A document read elsewhere: its images were not read yet; the reader reads them now.
             reader = PixelReader(OcrSettings.from_limits(limits))
@@ -95,6 +103,7 @@ class PdfEngine:
                 pixels=reader,
                 images=plan.images,
                 manual=plan.boxes,
+                text_layer=text_layer,
             )
         finally:
             reader.close()
@@ -121,6 +130,12 @@ def _review(report: dict[str, Any], limits: EngineLimits, images: str) -> None:
         reasons.append(f"{ocr['unreadable_images']} image(s) could not be read and were replaced")
     rendered = [p for p in report["pages"] if p.get("status") == "rasterized"]
     forced = [p["page"] for p in rendered if set(p.get("reasons", ())) - {MANUAL_REASON}]
+    lying = [p["page"] for p in rendered if DISTRUST_REASON in p.get("reasons", ())]
+    if lying:
+        reasons.append(
+            f"page(s) {', '.join(map(str, lying))}: {DISTRUST_REASON} (a font's text differs from"
+            " its glyphs); they were read by OCR instead"
+        )
     if forced:
         reasons.append(
             f"page(s) {', '.join(map(str, forced))} could not be redacted in place and were"

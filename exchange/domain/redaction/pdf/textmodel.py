@@ -45,6 +45,8 @@ visible: the model never guesses text invisible from missing information.
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -631,6 +633,7 @@ class Interpreter:
                     if unused:
                         ctx.unused[category] = unused
         build_text(model)
+        flag_private_use(model)
         return model
 
     # -- the interpreter proper ---------------------------------------------
@@ -1327,3 +1330,55 @@ def build_text(model: PageModel) -> None:
     model.text = "".join(parts)
     model.run_starts = starts
     model.text_runs = text_runs
+
+
+#: Code points no font should claim for ordinary text: C0/C1 controls (tab and line
+#: breaks aside), the Private Use Areas, noncharacters; unassigned ones are checked apart.
+_ODD_CODE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff\ufdd0-\ufdef\U000f0000-\U0010ffff]")
+_UNCOMMON = re.compile("[^\x20-\x7e\xa0-\u024f\ufffd]")
+#: A font whose glyphs on a page map to at least this many odd code points, of at
+#: least :data:`ODD_DISTINCT` different ones, making up half its characters there, says
+#: nothing of what it shows. (A symbol font drawing one kind of bullet in the Private
+#: Use Area, as Word's Symbol font does, stays under it.)
+ODD_GLYPHS = 4
+ODD_DISTINCT = 3
+ODD_REASON = "a font maps its glyphs to private-use, control or unassigned code points"
+
+
+def _odd_chars(text: str) -> list[str]:
+    odd = _ODD_CODE.findall(text)
+    for ch in _UNCOMMON.findall(text):
+        if not _ODD_CODE.match(ch) and unicodedata.category(ch) == "Cn":
+            odd.append(ch)
+    return odd
+
+
+def flag_private_use(model: PageModel) -> None:
+    """Count as unmappable the glyphs of a font whose text layer is mostly odd code points.
+
+    Such text (producers' private mappings, garbage subsets) is no text a detector
+    can read, while the page shows letters: the page is treated like one whose
+    glyphs cannot be mapped (rendered and read by OCR), without any OCR here.
+    """
+    odd: dict[int, list[str]] = {}
+    total: dict[int, int] = {}
+    for run in model.text_runs:
+        text = run.text
+        if _ODD_CODE.search(text) is None and _UNCOMMON.search(text) is None:
+            continue
+        found = _odd_chars(text)
+        if found:
+            key = id(run.font)
+            odd.setdefault(key, []).extend(found)
+            total[key] = total.get(key, 0) + len(text) - text.count(" ")
+    if not odd:
+        return
+    # Totals include runs of the same font without odd characters.
+    for run in model.text_runs:
+        key = id(run.font)
+        if key in odd and not _odd_chars(run.text):
+            total[key] += len(run.text) - run.text.count(" ")
+    for key, chars in odd.items():
+        if len(chars) >= ODD_GLYPHS and len(set(chars)) >= ODD_DISTINCT and 2 * len(chars) >= total[key]:
+            model.unmappable += len(chars)
+            model.problems.append(ODD_REASON)
