@@ -458,3 +458,27 @@ def test_presentation_tags_custom_shows_and_sections(
     text = soffice_text(out, "pdf")
     assert corpus.KEPT in text
     assert "kestrel" not in text.casefold()
+
+
+def test_an_embedded_video_is_replaced_and_the_applicant_told(
+    tmp_path: Path, detector: Detector, policy: Policy
+) -> None:
+    from tests.corpus import video
+
+    clip = video.clip(tmp_path, "tour.mp4", seconds=1.0)  # shows the customer's name, tags name it too
+    path = tmp_path / "movie.pptx"
+    deck = pptx.Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[5])
+    assert slide.shapes.title is not None
+    slide.shapes.title.text = f"{corpus.KEPT} tour"
+    slide.shapes.add_movie(str(clip), 914400, 914400, 3657600, 2743200, mime_type="video/mp4")
+    deck.save(str(path))
+    assert any(name.endswith(".mp4") for name in zipfile.ZipFile(path).namelist())
+
+    result = _redacted(PptxEngine(), path, detector, policy)
+    out = _shared(result, tmp_path / "movie-out.pptx")
+    with zipfile.ZipFile(out) as archive:
+        # No part is a video any more, whatever it is called: ISO-BMFF starts with a size and "ftyp".
+        assert not any(archive.read(name)[4:8] == b"ftyp" for name in archive.namelist())
+    assert any("embedded video" in w for w in result.report["warnings"]), result.report["warnings"]
+    assert corpus.KEPT in soffice_text(out, "pdf")

@@ -1146,6 +1146,12 @@ class OfficeEngine:
                     continue
                 self._replace_with_placeholder(document, name)
                 _note(counts, "pictures_replaced")
+                if content_type.startswith(("video/", "audio/")):
+                    # The applicant should know the clip is gone, and how to share it after all.
+                    document.warnings.append(
+                        "an embedded video or sound was replaced by a blank picture: media inside Office "
+                        "files is not redacted; upload the video as a file of its own"
+                    )
                 continue
             package.remove_part(name)
             _note(counts, "unknown_parts")
