@@ -33,6 +33,12 @@ Invariants:
   frame with a profile is written as RGB.
 * HEIF containers: only the primary image is read and written (as JPEG);
   other images, thumbnails and depth maps in the container are dropped.
+* JPEG files from phones: only the primary picture (up to its first EOI) is
+  decoded and written, as a plain JPEG. Further pictures (MPO/MPF second
+  views, Ultra HDR gain maps, depth maps) and trailers after that EOI are
+  never decoded, are dropped, and are counted in the report's warnings; the
+  output is checked to end at its own EOI with no MPF index
+  (``metadata.metadata_left``).
 * The applicant's manual boxes (``plan.boxes``; page n is frame n) are
   painted solid in the upright frame, as the applicant saw it, whatever the
   images rule (a removed image is solid already); the decoded output must
@@ -43,6 +49,7 @@ Invariants:
 from __future__ import annotations
 
 import io
+import mmap
 import struct
 import warnings
 from collections.abc import Callable, Sequence
@@ -52,7 +59,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from exchange.domain.detection.findings import Redaction
 from exchange.domain.detection.planner import RecipientPlan
@@ -68,7 +75,7 @@ from exchange.domain.redaction.base import (
     new_report,
     withheld,
 )
-from exchange.domain.redaction.image.metadata import OUTPUT, encode, metadata_left
+from exchange.domain.redaction.image.metadata import OUTPUT, encode, jpeg_extras, metadata_left
 from exchange.domain.redaction.image.ocr import (
     Box,
     OcrResult,
@@ -190,6 +197,37 @@ def _decode(image: Image.Image, limits: EngineLimits, notes: list[str]) -> list[
     return frames
 
 
+def _open(source: Path) -> Image.Image:
+    """The opened image; a JPEG as its primary picture only.
+
+    Pillow would open a JPEG with an MPF index as an MPO (each picture a
+    frame, a malformed index a warning); the further pictures are never
+    shared, so the primary is opened as the plain JPEG it is.
+    """
+    with source.open("rb") as handle:
+        is_jpeg = handle.read(3) == b"\xff\xd8\xff"
+    if is_jpeg:
+        return JpegImagePlugin.JpegImageFile(source)
+    return Image.open(source, formats=FORMATS)
+
+
+def _jpeg_notes(source: Path) -> list[str]:
+    """Report notes for what a JPEG holds after its primary picture (dropped, never decoded)."""
+    with source.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        extras = jpeg_extras(data)
+    if extras is None:
+        return []
+    notes = []
+    if extras.pictures:
+        notes.append(
+            f"{extras.pictures} further picture(s) in the JPEG file (second view, depth or gain map) "
+            "were removed; only the primary picture is kept"
+        )
+    if extras.other_bytes:
+        notes.append(f"{extras.other_bytes} bytes of data after the end of the JPEG picture were removed")
+    return notes
+
+
 class ImageEngine:
     format = "image"
     media_types = ("image/jpeg", "image/png", "image/tiff", "image/webp", "image/heic", "image/heif")
@@ -216,10 +254,12 @@ class ImageEngine:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(source, formats=FORMATS) as opened:
+                with _open(source) as opened:
                     kind = opened.format or ""
                     had_profile = bool(opened.info.get("icc_profile"))
                     frames = _decode(opened, limits, notes)
+            if kind == "JPEG":
+                notes += _jpeg_notes(source)
         except UnsupportedFile:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
