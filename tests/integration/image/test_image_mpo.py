@@ -249,7 +249,7 @@ def test_pillow_mpo_keeps_only_the_redacted_primary(tmp_path: Path, detector, po
     assert sniff_media_type(src.read_bytes()[:8192], "phone.mpo") == "image/jpeg"
 
     result = run(src, detector, policy)
-    assert result.media_type == "image/jpeg"
+    assert (result.media_type, result.extension) == ("image/jpeg", ".jpg")
     assert result.report["counts"].get("CUSTOMER") == 1, json.dumps(result.report)
     assert any("1 further picture(s)" in w for w in result.report["warnings"]), result.report["warnings"]
     assert_only_the_redacted_primary(written(result, tmp_path), upright)

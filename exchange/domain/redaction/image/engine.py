@@ -34,7 +34,8 @@ Invariants:
 * HEIF containers: only the primary image is read and written (as JPEG);
   other images, thumbnails and depth maps in the container are dropped.
 * JPEG files from phones: only the primary picture (up to its first EOI) is
-  decoded and written, as a plain JPEG. Further pictures (MPO/MPF second
+  decoded and written, as a plain JPEG (named .jpg when the input held
+  further pictures, as an .mpo does). Further pictures (MPO/MPF second
   views, Ultra HDR gain maps, depth maps) and trailers after that EOI are
   never decoded, are dropped, and are counted in the report's warnings; the
   output is checked to end at its own EOI with no MPF index
@@ -133,6 +134,8 @@ class ImageDocument(SourceDocument):
     #: (pixel digest, turns, contrast pass) -> OCR of those pixels at those turns
     ocr_cache: dict[tuple[str, tuple[float, ...], bool], OcrResult] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: a JPEG whose MPF index held further pictures (an MPO): written as a plain ".jpg"
+    multi_picture: bool = False
 
 
 def sniff_image(head: bytes) -> str | None:
@@ -211,12 +214,13 @@ def _open(source: Path) -> Image.Image:
     return Image.open(source, formats=FORMATS)
 
 
-def _jpeg_notes(source: Path) -> list[str]:
-    """Report notes for what a JPEG holds after its primary picture (dropped, never decoded)."""
+def _jpeg_notes(source: Path) -> tuple[list[str], bool]:
+    """Report notes for what a JPEG holds after its primary picture (dropped, never decoded),
+    and whether it held further pictures."""
     with source.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         extras = jpeg_extras(data)
     if extras is None:
-        return []
+        return [], False
     notes = []
     if extras.pictures:
         notes.append(
@@ -225,7 +229,7 @@ def _jpeg_notes(source: Path) -> list[str]:
         )
     if extras.other_bytes:
         notes.append(f"{extras.other_bytes} bytes of data after the end of the JPEG picture were removed")
-    return notes
+    return notes, bool(extras.pictures)
 
 
 class ImageEngine:
@@ -251,6 +255,7 @@ class ImageEngine:
         # the backstop for dimensions it reads before ours; both become one reason.
         Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
         notes: list[str] = []
+        multi_picture = False
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -259,7 +264,8 @@ class ImageEngine:
                     had_profile = bool(opened.info.get("icc_profile"))
                     frames = _decode(opened, limits, notes)
             if kind == "JPEG":
-                notes += _jpeg_notes(source)
+                found, multi_picture = _jpeg_notes(source)
+                notes += found
         except UnsupportedFile:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -295,6 +301,7 @@ class ImageEngine:
             limits=limits,
             contrast=contrast,
             warnings=notes,
+            multi_picture=multi_picture,
         )
         for frame, result, extra in zip(frames, results, contrast, strict=True):
             document.ocr_cache[(pixel_digest(frame), result.angles, extra)] = result
@@ -309,6 +316,8 @@ class ImageEngine:
         if not isinstance(document, ImageDocument):
             raise TypeError("ImageEngine.redact needs the document its read() returned")
         fmt, media_type, extension = OUTPUT[document.kind]
+        if document.multi_picture:
+            extension = ".jpg"  # no longer an MPO: a name ending .mpo would say otherwise
         report = new_report(self.format)
         report["ocr"] = dict(document.facts["ocr"])
         report["needs_review"] = bool(document.facts["review_reasons"])
