@@ -41,6 +41,8 @@ _EXTENSION_CLAIMS = {
     ".jpg": ("image/jpeg",),
     ".jpeg": ("image/jpeg",),
     ".jpe": ("image/jpeg",),
+    # A phone's multi-picture JPEG; only its primary picture is ever shared (see the image engine).
+    ".mpo": ("image/jpeg",),
     ".png": ("image/png",),
     ".tif": ("image/tiff",),
     ".tiff": ("image/tiff",),
@@ -105,12 +107,66 @@ def sniff_media_type(head: bytes, name: str, source: BinaryIO | None = None) -> 
             if head.startswith(magic):
                 raise UnsupportedFile(f"{name}: {what} is not supported ({SUPPORTED_SUMMARY})")
     if found is None:
+        if head[257:262] == b"ustar":
+            raise UnsupportedFile(f"{name}: a tar archive is not supported ({SUPPORTED_SUMMARY})")
+        if _utf16_without_bom(head):
+            raise UnsupportedFile(
+                f"{name}: UTF-16 text without a byte-order mark; save it as UTF-8 or with a BOM"
+            )
+        if _text_with_nul(head):
+            raise UnsupportedFile(
+                f"{name}: the text file contains NUL bytes; remove them or save it again as plain UTF-8 text"
+            )
         if b"\x00" in head:
             raise UnsupportedFile(f"{name}: binary content of an unsupported type ({SUPPORTED_SUMMARY})")
         raise UnsupportedFile(f"{name}: text is not UTF-8 and no supported format was recognised")
     media_type = found[0]
     check_extension(name, media_type)
     return media_type
+
+
+#: share of characters a viewer shows as text (printable or line layout) for content to count as text
+_TEXT_SHARE = 0.95
+#: in UTF-16 of Latin text, the high byte of most characters is zero; CJK text has none, so it is
+#: not recognised here (nor does it need to be: it is refused as text that is not UTF-8)
+_UTF16_ZERO_SHARE = 0.6
+_LAYOUT = frozenset("\t\n\r\f\v")
+
+
+def _reads_as_text(text: str) -> bool:
+    shown = sum(1 for ch in text if ch.isprintable() or ch in _LAYOUT)
+    return bool(text.strip()) and shown >= _TEXT_SHARE * len(text)
+
+
+def _utf16_without_bom(head: bytes) -> bool:
+    """Whether ``head`` is UTF-16 text (either byte order) that lacks the byte-order mark.
+
+    Without a BOM the text engine cannot tell UTF-16 from binary, so the
+    upload is refused; this only names the reason.
+    """
+    sample = head[: len(head) // 2 * 2]
+    if len(sample) < 4:
+        return False
+    even, odd = sample[0::2], sample[1::2]
+    for zeros, other, codec in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= _UTF16_ZERO_SHARE * len(zeros) and other.count(0) == 0:
+            # A character cut at the end of the sample is fine; a lone surrogate inside is not text.
+            text = sample.decode(codec, errors="replace").rstrip("\ufffd")
+            if "\ufffd" not in text and _reads_as_text(text):
+                return True
+    return False
+
+
+def _text_with_nul(head: bytes) -> bool:
+    """Whether ``head`` is UTF-8 text apart from NUL bytes (a log padded after a crash, a bad export)."""
+    rest = head.replace(b"\x00", b"")
+    for cut in range(4):  # a multi-byte character cut at the end of the sample is fine
+        try:
+            text = (rest[: len(rest) - cut] if cut else rest).decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return _reads_as_text(text)
+    return False
 
 
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

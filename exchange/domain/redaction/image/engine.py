@@ -33,6 +33,13 @@ Invariants:
   frame with a profile is written as RGB.
 * HEIF containers: only the primary image is read and written (as JPEG);
   other images, thumbnails and depth maps in the container are dropped.
+* JPEG files from phones: only the primary picture (up to its first EOI) is
+  decoded and written, as a plain JPEG (named .jpg when the input held
+  further pictures, as an .mpo does). Further pictures (MPO/MPF second
+  views, Ultra HDR gain maps, depth maps) and trailers after that EOI are
+  never decoded, are dropped, and are counted in the report's warnings; the
+  output is checked to end at its own EOI with no MPF index
+  (``metadata.metadata_left``).
 * The applicant's manual boxes (``plan.boxes``; page n is frame n) are
   painted solid in the upright frame, as the applicant saw it, whatever the
   images rule (a removed image is solid already); the decoded output must
@@ -43,6 +50,7 @@ Invariants:
 from __future__ import annotations
 
 import io
+import mmap
 import struct
 import warnings
 from collections.abc import Callable, Sequence
@@ -52,7 +60,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import pillow_heif
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from exchange.domain.detection.findings import Redaction
 from exchange.domain.detection.planner import RecipientPlan
@@ -68,7 +76,7 @@ from exchange.domain.redaction.base import (
     new_report,
     withheld,
 )
-from exchange.domain.redaction.image.metadata import OUTPUT, encode, metadata_left
+from exchange.domain.redaction.image.metadata import OUTPUT, encode, jpeg_extras, metadata_left
 from exchange.domain.redaction.image.ocr import (
     Box,
     OcrResult,
@@ -126,6 +134,8 @@ class ImageDocument(SourceDocument):
     #: (pixel digest, turns, contrast pass) -> OCR of those pixels at those turns
     ocr_cache: dict[tuple[str, tuple[float, ...], bool], OcrResult] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: a JPEG whose MPF index held further pictures (an MPO): written as a plain ".jpg"
+    multi_picture: bool = False
 
 
 def sniff_image(head: bytes) -> str | None:
@@ -190,6 +200,38 @@ def _decode(image: Image.Image, limits: EngineLimits, notes: list[str]) -> list[
     return frames
 
 
+def _open(source: Path) -> Image.Image:
+    """The opened image; a JPEG as its primary picture only.
+
+    Pillow would open a JPEG with an MPF index as an MPO (each picture a
+    frame, a malformed index a warning); the further pictures are never
+    shared, so the primary is opened as the plain JPEG it is.
+    """
+    with source.open("rb") as handle:
+        is_jpeg = handle.read(3) == b"\xff\xd8\xff"
+    if is_jpeg:
+        return JpegImagePlugin.JpegImageFile(source)
+    return Image.open(source, formats=FORMATS)
+
+
+def _jpeg_notes(source: Path) -> tuple[list[str], bool]:
+    """Report notes for what a JPEG holds after its primary picture (dropped, never decoded),
+    and whether it held further pictures."""
+    with source.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        extras = jpeg_extras(data)
+    if extras is None:
+        return [], False
+    notes = []
+    if extras.pictures:
+        notes.append(
+            f"{extras.pictures} further picture(s) in the JPEG file (second view, depth or gain map) "
+            "were removed; only the primary picture is kept"
+        )
+    if extras.other_bytes:
+        notes.append(f"{extras.other_bytes} bytes of data after the end of the JPEG picture were removed")
+    return notes, bool(extras.pictures)
+
+
 class ImageEngine:
     format = "image"
     media_types = ("image/jpeg", "image/png", "image/tiff", "image/webp", "image/heic", "image/heif")
@@ -213,13 +255,17 @@ class ImageEngine:
         # the backstop for dimensions it reads before ours; both become one reason.
         Image.MAX_IMAGE_PIXELS = limits.max_image_pixels
         notes: list[str] = []
+        multi_picture = False
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(source, formats=FORMATS) as opened:
+                with _open(source) as opened:
                     kind = opened.format or ""
                     had_profile = bool(opened.info.get("icc_profile"))
                     frames = _decode(opened, limits, notes)
+            if kind == "JPEG":
+                found, multi_picture = _jpeg_notes(source)
+                notes += found
         except UnsupportedFile:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -255,6 +301,7 @@ class ImageEngine:
             limits=limits,
             contrast=contrast,
             warnings=notes,
+            multi_picture=multi_picture,
         )
         for frame, result, extra in zip(frames, results, contrast, strict=True):
             document.ocr_cache[(pixel_digest(frame), result.angles, extra)] = result
@@ -269,6 +316,8 @@ class ImageEngine:
         if not isinstance(document, ImageDocument):
             raise TypeError("ImageEngine.redact needs the document its read() returned")
         fmt, media_type, extension = OUTPUT[document.kind]
+        if document.multi_picture:
+            extension = ".jpg"  # no longer an MPO: a name ending .mpo would say otherwise
         report = new_report(self.format)
         report["ocr"] = dict(document.facts["ocr"])
         report["needs_review"] = bool(document.facts["review_reasons"])
