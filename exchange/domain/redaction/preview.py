@@ -300,7 +300,7 @@ def render_image(
     try:
         with Image.open(path) as image:
             count = getattr(image, "n_frames", 1)
-            if image.format == "HEIF":
+            if image.format in ("HEIF", "MPO"):
                 count = 1  # only the primary image is ever shared (see the image engine)
             total = 0
             for index in range(min(count, limits.max_pages)):
