@@ -315,39 +315,26 @@ def _cut(data: bytes, lines: list[_Line], limits: PdfLimits) -> list[_Strip]:
     if not lines:
         return strips
     scale = DPI / 72.0
-    doc = pdfium.PdfDocument(data)
-    try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
-            for number in sorted({line.page for line in lines}):
-                x0, y0, x1, y1 = page_box(pdf.pages[number - 1].obj)
-                if (x1 - x0) * (y1 - y0) * scale * scale > limits.max_image_pixels:
-                    continue
-                page = doc[number - 1]
-                try:
-                    page.set_rotation(0)
-                    image = page.render(scale=scale, may_draw_forms=False).to_pil().convert("L")
-                finally:
-                    page.close()
-                for line in (ln for ln in lines if ln.page == number):
-                    bx0, by0, bx1, by1 = line.box
-                    pad_y = 0.2 * line.size
-                    pad_x = 0.4 * line.size
-                    left = max(int((bx0 - pad_x - x0) * scale), 0)
-                    right = min(int((bx1 + pad_x - x0) * scale) + 1, image.width)
-                    top = max(int((y1 - by1 - pad_y) * scale), 0)
-                    bottom = min(int((y1 - by0 + pad_y) * scale) + 1, image.height)
-                    if right - left < 4 or bottom - top < 4:
-                        continue
-                    crop = image.crop((left, top, right, bottom))
-                    factor = STRIP_HEIGHT / max(line.size * scale, 1.0)
-                    factor = min(max(factor, 0.25), 4.0)
-                    width = max(int(crop.width * factor), 1)
-                    if width > _MAX_WIDTH:
-                        factor *= _MAX_WIDTH / width
-                        width = _MAX_WIDTH
-                    strips.append(_Strip(line, crop.resize((width, max(int(crop.height * factor), 1)))))
-    finally:
-        doc.close()
+    pages = sorted({ln.page for ln in lines})
+    for number, image, (x0, _y0, _x1, y1) in _renders(data, pages, limits, DPI, "L"):
+        for line in (ln for ln in lines if ln.page == number):
+            bx0, by0, bx1, by1 = line.box
+            pad_y = 0.2 * line.size
+            pad_x = 0.4 * line.size
+            left = max(int((bx0 - pad_x - x0) * scale), 0)
+            right = min(int((bx1 + pad_x - x0) * scale) + 1, image.width)
+            top = max(int((y1 - by1 - pad_y) * scale), 0)
+            bottom = min(int((y1 - by0 + pad_y) * scale) + 1, image.height)
+            if right - left < 4 or bottom - top < 4:
+                continue
+            crop = image.crop((left, top, right, bottom))
+            factor = STRIP_HEIGHT / max(line.size * scale, 1.0)
+            factor = min(max(factor, 0.25), 4.0)
+            width = max(int(crop.width * factor), 1)
+            if width > _MAX_WIDTH:
+                factor *= _MAX_WIDTH / width
+                width = _MAX_WIDTH
+            strips.append(_Strip(line, crop.resize((width, max(int(crop.height * factor), 1)))))
     return strips
 
 
@@ -424,22 +411,34 @@ def _judge(
 
 def page_renders(data: bytes, pages: list[int], limits: PdfLimits) -> Iterator[tuple[int, Image.Image]]:
     """``pages`` rendered as the fallback renders them (unrotated, at its DPI, RGB), for OCR."""
+    for number, image, _box in _renders(data, pages, limits, FALLBACK_DPI, "RGB"):
+        yield number, image
+
+
+def _renders(
+    data: bytes, pages: list[int], limits: PdfLimits, dpi: float, mode: str
+) -> Iterator[tuple[int, Image.Image, tuple[float, float, float, float]]]:
+    """Each of ``pages`` rendered unrotated at ``dpi`` in ``mode``, with its page box (PDF units).
+
+    A page whose render would exceed the pixel limit is skipped.
+    """
     if not pages:
         return
-    scale = FALLBACK_DPI / 72.0
+    scale = dpi / 72.0
     doc = pdfium.PdfDocument(data)
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:
             for number in pages:
-                x0, y0, x1, y1 = page_box(pdf.pages[number - 1].obj)
+                box = page_box(pdf.pages[number - 1].obj)
+                x0, y0, x1, y1 = box
                 if (x1 - x0) * (y1 - y0) * scale * scale > limits.max_image_pixels:
                     continue
                 page = doc[number - 1]
                 try:
                     page.set_rotation(0)
-                    image = page.render(scale=scale, may_draw_forms=False).to_pil().convert("RGB")
+                    image = page.render(scale=scale, may_draw_forms=False).to_pil().convert(mode)
                 finally:
                     page.close()
-                yield number, image
+                yield number, image, box
     finally:
         doc.close()
