@@ -44,8 +44,9 @@ def test_submit_and_approve_while_redis_is_down(tmp_path: Path) -> None:
 def test_redis_restarted_without_persistence_during_processing(tmp_path: Path) -> None:
     with fault_stack(tmp_path) as stack:
         stack.start_worker()
-        # More files than the single worker takes at once, so some jobs wait in Redis.
-        case_id = stack.new_case_with_files({f"f{i}.txt": text_file(i, 96) for i in range(5)})
+        # More files than the single worker takes at once, so some jobs wait in Redis;
+        # each takes a second or two, long enough to be caught running.
+        case_id = stack.new_case_with_files({f"f{i}.txt": text_file(i, 48) for i in range(5)})
         client = stack.app.test_client()  # type: ignore[union-attr]
         assert client.post(f"/api/v1/cases/{case_id}/submit", headers=stack.headers).status_code == 202
         stack.wait_until(lambda: "running" in stack.file_statuses(case_id), 60, "a running file")

@@ -48,11 +48,15 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
 
 
 @pytest.fixture
-def running(seaweedfs: SeaweedFS) -> Iterator[SeaweedFS]:
-    """The server, started again after a test that stopped it."""
-    yield seaweedfs
+def running(seaweedfs: SeaweedFS) -> SeaweedFS:
+    """The server, started again if an earlier test left it stopped.
+
+    Restarting on demand rather than after each test: a start costs seconds,
+    and the module's last outage test need not be followed by one.
+    """
     if seaweedfs.process is None:
         seaweedfs.start()
+    return seaweedfs
 
 
 def s3_store(server: SeaweedFS) -> EncryptedBlobStore:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import BinaryIO
 
@@ -63,12 +65,17 @@ class RecordingQueue:
         self.sent.append((task_name, args))
 
 
-@pytest.fixture
-def ctx(tmp_path: Path) -> Iterator[ServiceContext]:
-    url = f"sqlite:///{tmp_path / 'unit.sqlite3'}"
-    upgrade(url)
-    settings = Settings(
-        instance_path=tmp_path,
+ACCOUNTS = (
+    ("a@example.test", "applicant", "A GmbH"),
+    ("s@example.test", "supplier", "S Co"),
+    ("b@example.test", "bureau", "B Office"),
+    ("x@example.test", "applicant", "X AG"),
+)
+
+
+def unit_settings(instance: Path, url: str) -> Settings:
+    return Settings(
+        instance_path=instance,
         database_url=url,
         redis_url="redis://127.0.0.1:1/0",
         secret_key="k" * 32,
@@ -76,19 +83,59 @@ def ctx(tmp_path: Path) -> Iterator[ServiceContext]:
         signing_key=generate_signing_key(),
         max_upload_bytes=1024,
     )
+
+
+def copy_database(template: Path, target: Path) -> str:
+    """A private copy of ``template`` at ``target`` (SQLite's backup API, so WAL state cannot tear it)."""
+    with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session; tests take copies of it."""
+    path = tmp_path_factory.mktemp("unit-migrated") / "unit.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def accounts_database(migrated_database: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migrated file with ``ACCOUNTS`` added through the service, once per session.
+
+    Hashing four passwords with argon2id (and migrating) was most of each test's setup;
+    each test still gets a database of its own, equal to one it would have built itself.
+    """
+    path = tmp_path_factory.mktemp("unit-accounts") / "unit.sqlite3"
+    url = copy_database(migrated_database, path)
     database = Database(url)
     session = database.sessions()
     context = ServiceContext(
-        session=session, blobs=MemoryBlobStore(), queue=RecordingQueue(), settings=settings
+        session=session,
+        blobs=MemoryBlobStore(),
+        queue=RecordingQueue(),
+        settings=unit_settings(path.parent, url),
     )
-    for email, role, org in (
-        ("a@example.test", "applicant", "A GmbH"),
-        ("s@example.test", "supplier", "S Co"),
-        ("b@example.test", "bureau", "B Office"),
-        ("x@example.test", "applicant", "X AG"),
-    ):
+    for email, role, org in ACCOUNTS:
         accounts.add_user(context, email, role, org, "long enough password")
     context.commit()
+    session.close()
+    database.dispose()
+    return path
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, accounts_database: Path) -> Iterator[ServiceContext]:
+    url = copy_database(accounts_database, tmp_path / "unit.sqlite3")
+    database = Database(url)
+    session = database.sessions()
+    context = ServiceContext(
+        session=session,
+        blobs=MemoryBlobStore(),
+        queue=RecordingQueue(),
+        settings=unit_settings(tmp_path, url),
+    )
     yield context
     session.close()
     database.dispose()

@@ -14,11 +14,11 @@ import pytest
 from exchange.domain.bundles.sealing import new_identity, open_sealed
 from exchange.domain.bundles.signing import generate_signing_key
 from exchange.models import Bundle, Case, RedactedFile
-from exchange.models.database import Database, upgrade
+from exchange.models.database import Database
 from exchange.services import accounts, cases, sharing, uploads
 from exchange.services.context import ServiceContext
 from exchange.settings import Settings
-from tests.unit.services.test_case_services import MemoryBlobStore, RecordingQueue
+from tests.unit.services.test_case_services import MemoryBlobStore, RecordingQueue, copy_database
 
 BOX = "\u2588" * 8
 POLICY = """version: 1
@@ -31,9 +31,8 @@ recipients:
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> Iterator[ServiceContext]:
-    url = f"sqlite:///{tmp_path / 'unit.sqlite3'}"
-    upgrade(url)
+def ctx(tmp_path: Path, migrated_database: Path) -> Iterator[ServiceContext]:
+    url = copy_database(migrated_database, tmp_path / "unit.sqlite3")
     settings = Settings(
         instance_path=tmp_path,
         database_url=url,
