@@ -135,3 +135,33 @@ def kept_word_boxes(before: Path, after: Path, word: str) -> None:
         strict=True,
     ):
         assert all(abs(x - y) < 0.05 for x, y in zip(a[1:5], b[1:5], strict=True)), (a, b)
+
+
+def rendered_ocr(path: Path, tmp: Path, page: int = 1) -> str:
+    """poppler's render of ``page`` read by the tesseract program: what a recipient sees."""
+    prefix = tmp / f"{path.stem}-p{page}"
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            "150",
+            "-png",
+            "-f",
+            str(page),
+            "-l",
+            str(page),
+            "-singlefile",
+            str(path),
+            str(prefix),
+        ],
+        check=True,
+        timeout=120,
+    )
+    return subprocess.run(
+        ["tesseract", f"{prefix}.png", "stdout", "-l", "eng"], check=True, capture_output=True, timeout=120
+    ).stdout.decode()
+
+
+def shows(text: str, value: str) -> bool:
+    """``value`` in ``text``, compared folded and without spaces (OCR splits and joins words)."""
+    return fold(value).replace(" ", "") in fold(text).replace(" ", "")

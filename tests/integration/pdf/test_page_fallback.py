@@ -7,19 +7,17 @@ pdfium) find none of the values; the other pages stay surgical.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from exchange.domain.detection.normalise import fold
 from exchange.domain.detection.planner import RecipientPlan
 from exchange.domain.redaction.base import EngineLimits
 from exchange.domain.redaction.pdf.pdf_engine import PdfEngine
 from tests.corpus.pdf import SECRET, producer_handmade, producer_hidden, producer_scans
 from tests.corpus.pdf.producer_hidden import UNREAD_TEXT
 from tests.corpus.pdf.producer_scans import CUSTOMER, PART
-from tests.integration.pdf.conftest import finder, pdfium_text, pdftotext
+from tests.integration.pdf.conftest import finder, pdfium_text, pdftotext, rendered_ocr, shows
 
 LIMITS = EngineLimits(ocr_languages="eng", ocr_workers=2, ocr_timeout=120)
 
@@ -31,34 +29,6 @@ def widthless(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _plan(*values: str, mode: str = "surgical") -> RecipientPlan:
     return RecipientPlan("supplier", find=finder(*values), sensitive_values=list(values), mode=mode)
-
-
-def _page_ocr(path: Path, page: int, tmp: Path) -> str:
-    prefix = tmp / f"p{page}"
-    subprocess.run(
-        [
-            "pdftoppm",
-            "-r",
-            "150",
-            "-png",
-            "-f",
-            str(page),
-            "-l",
-            str(page),
-            "-singlefile",
-            str(path),
-            str(prefix),
-        ],
-        check=True,
-        timeout=120,
-    )
-    return subprocess.run(
-        ["tesseract", f"{prefix}.png", "stdout", "-l", "eng"], check=True, capture_output=True, timeout=120
-    ).stdout.decode()
-
-
-def _has(text: str, value: str) -> bool:
-    return fold(value).replace(" ", "") in fold(text).replace(" ", "")
 
 
 @pytest.mark.parametrize("mode", ["surgical", "rasterize"])
@@ -80,12 +50,12 @@ def test_a_font_without_widths_rasterizes_only_its_page(widthless: Path, mode: s
     assert text_pages[0].strip() == ""  # no text layer on the rendered page
     if mode == "surgical":
         assert "Second page" in text_pages[1]
-    rendered = _page_ocr(out, 1, tmp_path)
+    rendered = rendered_ocr(out, tmp_path, 1)
     assert "turbine" in rendered and "Order for" in rendered
     for value in (CUSTOMER, PART):
-        assert not _has(rendered, value), value
-        assert not _has(pdftotext(out), value) and not _has(pdfium_text(out), value)
-    assert not _has(_page_ocr(out, 2, tmp_path), CUSTOMER)
+        assert not shows(rendered, value), value
+        assert not shows(pdftotext(out), value) and not shows(pdfium_text(out), value)
+    assert not shows(rendered_ocr(out, tmp_path, 2), CUSTOMER)
 
 
 def test_unmappable_glyphs_no_longer_fail_the_file(tmp_path: Path) -> None:
@@ -98,7 +68,7 @@ def test_unmappable_glyphs_no_longer_fail_the_file(tmp_path: Path) -> None:
     assert "cannot be mapped" in page["reasons"][0]
     out = tmp_path / "out.pdf"
     out.write_bytes(result.data)
-    assert "turbine" in _page_ocr(out, 1, tmp_path)
+    assert "turbine" in rendered_ocr(out, tmp_path, 1)
 
 
 @pytest.mark.parametrize("trick", sorted(UNREAD_TEXT))
@@ -114,8 +84,8 @@ def test_text_no_extractor_reads_still_fails_closed(trick: str, tmp_path: Path) 
 
 def test_an_image_in_a_pattern_cell_is_read_through_the_fallback(tmp_path: Path) -> None:
     src = producer_scans.pattern_image(tmp_path)
-    before = _page_ocr(src, 1, tmp_path)
-    assert _has(before, CUSTOMER)  # the pattern really shows the name
+    before = rendered_ocr(src, tmp_path, 1)
+    assert shows(before, CUSTOMER)  # the pattern really shows the name
     engine = PdfEngine()
     result = engine.redact(engine.read(src, LIMITS), _plan(CUSTOMER))
     assert result.ok and result.data is not None
@@ -124,14 +94,14 @@ def test_an_image_in_a_pattern_cell_is_read_through_the_fallback(tmp_path: Path)
     assert page["reasons"] == ["a tiling pattern paints an image"]
     out = tmp_path / "out.pdf"
     out.write_bytes(result.data)
-    after = _page_ocr(out, 1, tmp_path)
+    after = rendered_ocr(out, tmp_path, 1)
     assert "Customer" in after and "patterned label" in after
-    assert not _has(after, CUSTOMER)
+    assert not shows(after, CUSTOMER)
 
 
 def test_a_rendered_page_keeps_the_remove_rule(tmp_path: Path) -> None:
     src = producer_scans.widthless_font(tmp_path, photo=True)
-    assert "Crate label" in _page_ocr(src, 1, tmp_path)
+    assert "Crate label" in rendered_ocr(src, tmp_path, 1)
     engine = PdfEngine()
     plan = _plan(CUSTOMER, PART)
     plan.images = "remove"
@@ -140,5 +110,5 @@ def test_a_rendered_page_keeps_the_remove_rule(tmp_path: Path) -> None:
     assert result.report["pages"][0]["status"] == "rasterized"
     out = tmp_path / "out.pdf"
     out.write_bytes(result.data)
-    after = _page_ocr(out, 1, tmp_path)
+    after = rendered_ocr(out, tmp_path, 1)
     assert "turbine" in after and "Crate" not in after and "7731" not in after

@@ -12,13 +12,11 @@ must not be rendered: their text layer stays.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from exchange.domain.detection.normalise import fold
 from exchange.domain.detection.planner import RecipientPlan
 from exchange.domain.redaction.base import EngineLimits
 from exchange.domain.redaction.pdf import redact_pdf
@@ -34,7 +32,7 @@ from tests.corpus.pdf import (
     producer_reportlab,
 )
 from tests.corpus.pdf.producer_lying import HONEST_PAGE, LYING, encipher
-from tests.integration.pdf.conftest import finder, pdftotext
+from tests.integration.pdf.conftest import finder, pdftotext, rendered_ocr, shows
 
 LATIN = EngineLimits(ocr_languages="eng", ocr_workers=2, ocr_timeout=120)
 #: the engine's default languages, as used in production
@@ -51,35 +49,6 @@ def _plan(*values: str, images: str = "redact") -> RecipientPlan:
     )
 
 
-def _ocr(path: Path, page: int, tmp: Path) -> str:
-    """poppler's render of ``page`` read by the tesseract program: what a recipient sees."""
-    prefix = tmp / f"{path.stem}-p{page}"
-    subprocess.run(
-        [
-            "pdftoppm",
-            "-r",
-            "150",
-            "-png",
-            "-f",
-            str(page),
-            "-l",
-            str(page),
-            "-singlefile",
-            str(path),
-            str(prefix),
-        ],
-        check=True,
-        timeout=120,
-    )
-    return subprocess.run(
-        ["tesseract", f"{prefix}.png", "stdout", "-l", "eng"], check=True, capture_output=True, timeout=120
-    ).stdout.decode()
-
-
-def _shows(text: str, value: str) -> bool:
-    return fold(value).replace(" ", "") in fold(text).replace(" ", "")
-
-
 @pytest.fixture(scope="module")
 def lying(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("lying")
@@ -91,9 +60,9 @@ def test_the_corpus_lies(lying: dict[str, Path], kind: str, tmp_path: Path) -> N
     """Extractors read the substitution, the page shows the name (poppler + tesseract)."""
     path = lying[kind]
     text = pdftotext(path)
-    assert not _shows(text, SECRET)
-    assert _shows(text, encipher(SECRET))
-    assert _shows(_ocr(path, 1, tmp_path), SECRET)
+    assert not shows(text, SECRET)
+    assert shows(text, encipher(SECRET))
+    assert shows(rendered_ocr(path, tmp_path, 1), SECRET)
 
 
 @pytest.mark.parametrize("kind", sorted(LYING))
@@ -107,9 +76,9 @@ def test_a_lying_font_is_rendered_and_the_name_is_gone(
     assert result.data is not None
     out = tmp_path / "out.pdf"
     out.write_bytes(result.data)
-    seen = _ocr(out, 1, tmp_path)
-    assert not _shows(seen, SECRET), seen
-    assert _shows(seen, "turbine housings")  # the rest of the page is still there to read
+    seen = rendered_ocr(out, tmp_path, 1)
+    assert not shows(seen, SECRET), seen
+    assert shows(seen, "turbine housings")  # the rest of the page is still there to read
     first, second = result.report["pages"]
     assert first["status"] == "rasterized"
     assert REASON in first["reasons"]
@@ -125,8 +94,8 @@ def test_detection_sees_what_the_lying_page_shows(lying: dict[str, Path]) -> Non
     document = PdfEngine().read(lying["tounicode"], LATIN)
     page_text = " ".join(u.text for u in document.units if u.page == 1 and u.source == "page")
     ocr_text = " ".join(u.text for u in document.units if u.page == 1 and u.source == "ocr")
-    assert not _shows(page_text, SECRET)
-    assert _shows(ocr_text, SECRET)
+    assert not shows(page_text, SECRET)
+    assert shows(ocr_text, SECRET)
 
 
 def test_images_keep_still_reads_the_rendered_page(lying: dict[str, Path], tmp_path: Path) -> None:
@@ -138,7 +107,7 @@ def test_images_keep_still_reads_the_rendered_page(lying: dict[str, Path], tmp_p
     assert "rendered_page_ocr" in result.report["verification"]["checks"]
     out = tmp_path / "out.pdf"
     out.write_bytes(result.data)
-    assert not _shows(_ocr(out, 1, tmp_path), SECRET)
+    assert not shows(rendered_ocr(out, tmp_path, 1), SECRET)
 
 
 def test_redact_pdf_checks_fonts_itself_when_not_read_first(lying: dict[str, Path], tmp_path: Path) -> None:
@@ -151,7 +120,7 @@ def test_redact_pdf_checks_fonts_itself_when_not_read_first(lying: dict[str, Pat
     assert result.report["pages"][0]["status"] == "rasterized"
     out = tmp_path / "out.pdf"
     out.write_bytes(result.data)
-    assert not _shows(_ocr(out, 1, tmp_path), SECRET)
+    assert not shows(rendered_ocr(out, tmp_path, 1), SECRET)
 
 
 def test_a_text_layer_in_the_private_use_area_is_unmappable(tmp_path: Path) -> None:
@@ -166,7 +135,7 @@ def test_a_text_layer_in_the_private_use_area_is_unmappable(tmp_path: Path) -> N
     assert "private-use" in " ".join(first["reasons"])
     out = tmp_path / "out.pdf"
     out.write_bytes(result.data)
-    assert not _shows(_ocr(out, 1, tmp_path), SECRET)
+    assert not shows(rendered_ocr(out, tmp_path, 1), SECRET)
 
 
 # -- honest producers are not rendered ---------------------------------------------------

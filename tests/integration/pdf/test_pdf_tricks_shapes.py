@@ -7,12 +7,10 @@ poppler's renderer and a separate tesseract process.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from exchange.domain.detection.normalise import fold
 from exchange.domain.detection.planner import RecipientPlan
 from exchange.domain.redaction.base import EngineLimits
 from exchange.domain.redaction.pdf.engine import verify_output
@@ -21,23 +19,9 @@ from exchange.domain.redaction.pdf.limits import PdfLimits
 from exchange.domain.redaction.pdf.pdf_engine import PdfEngine
 from exchange.domain.redaction.pdf.shapes import SHAPES_REASON
 from tests.corpus.pdf import SECRET, producer_tricks
-from tests.integration.pdf.conftest import finder, pdfium_text, pdftotext
+from tests.integration.pdf.conftest import finder, pdfium_text, pdftotext, rendered_ocr, shows
 
 LIMITS = EngineLimits(ocr_languages="eng", ocr_workers=2, ocr_timeout=120)
-
-
-def _rendered_ocr(path: Path, tmp: Path) -> str:
-    prefix = tmp / "render"
-    subprocess.run(
-        ["pdftoppm", "-r", "150", "-png", "-singlefile", str(path), str(prefix)], check=True, timeout=120
-    )
-    return subprocess.run(
-        ["tesseract", f"{prefix}.png", "stdout", "-l", "eng"], check=True, capture_output=True, timeout=120
-    ).stdout.decode()
-
-
-def _has(text: str, value: str) -> bool:
-    return fold(value).replace(" ", "") in fold(text).replace(" ", "")
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +30,15 @@ def outlines(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_input_letters_the_name_only_in_paths(outlines: Path, tmp_path: Path) -> None:
-    assert not _has(pdftotext(outlines), SECRET) and not _has(pdfium_text(outlines), SECRET)
-    assert _has(_rendered_ocr(outlines, tmp_path), SECRET)
+    assert not shows(pdftotext(outlines), SECRET) and not shows(pdfium_text(outlines), SECRET)
+    assert shows(rendered_ocr(outlines, tmp_path), SECRET)
 
 
 def test_lettered_page_is_read_and_replaced_by_its_redacted_render(outlines: Path, tmp_path: Path) -> None:
     engine = PdfEngine()
     document = engine.read(outlines, LIMITS)
     # The detector is given what the shapes spell.
-    assert any(unit.source == "ocr" and _has(unit.text, SECRET) for unit in document.units)
+    assert any(unit.source == "ocr" and shows(unit.text, SECRET) for unit in document.units)
     assert document.facts["ocr"]["shape_layers"] == 1
     result = engine.redact(
         document, RecipientPlan("supplier", find=finder(SECRET), sensitive_values=[SECRET])
@@ -67,8 +51,8 @@ def test_lettered_page_is_read_and_replaced_by_its_redacted_render(outlines: Pat
     assert "shape_ocr" in result.report["verification"]["checks"]
     out = tmp_path / "out.pdf"
     out.write_bytes(result.data)
-    seen = _rendered_ocr(out, tmp_path)
-    assert not _has(seen, SECRET)
+    seen = rendered_ocr(out, tmp_path)
+    assert not shows(seen, SECRET)
     assert "turbine" in seen
 
 
