@@ -288,6 +288,17 @@ def weak(result: OcrResult) -> bool:
     return result.confident_words() < 3 or mean is None or mean < STRONG_MEAN
 
 
+def unsure(result: OcrResult) -> bool:
+    """A reading with a word Tesseract doubts, or a low mean: what text upside down or turned looks like.
+
+    Unlike :func:`weak`, a reading of a few words all read surely (a short
+    caption, a label) is not unsure: upside-down or sideways text comes out
+    as words of confidence 2-50 (measured on video frames), never as sure ones.
+    """
+    mean = result.mean_confidence
+    return mean is not None and (mean < STRONG_MEAN or any(w.confidence < CONFIDENT for w in result.words))
+
+
 def better(turned: OcrResult, first: OcrResult) -> bool:
     """A turned pass worth keeping: more confident words, or the same words read more surely."""
     count = turned.confident_words()
@@ -553,11 +564,12 @@ def ocr_batch(
     and a page that does not finish in what is left of it fails the batch.
 
     With ``turns`` (e.g. :data:`QUARTER_TURNS`), an image whose upright
-    reading is weak (:func:`weak`) yet shows words, which is what text upside
-    down or sideways looks like to Tesseract, is also read turned by each of
-    ``turns``, and the turned readings that do better (:func:`better`) join
-    its result as in :func:`ocr_oriented`. An image with no word at all
-    (blank, or footage without text) costs no extra reading.
+    reading is :func:`unsure` (a word read with doubt, which is what text
+    upside down or sideways looks like to Tesseract) is also read turned by
+    each of ``turns``, and the turned readings that do better
+    (:func:`better`) join its result as in :func:`ocr_oriented`. An image
+    with no word at all (blank, or footage without text), or whose words are
+    all read surely, costs no extra reading.
     """
     if not images:
         return []
@@ -582,7 +594,7 @@ def ocr_batch(
         for image in images:
             page = grey(image)
             first = read(page)
-            if not turns or not first.words or not weak(first):
+            if not turns or not unsure(first):
                 results.append(first)
                 continue
             turned = [

@@ -40,10 +40,11 @@ Invariants:
   subdirectory that is removed whatever happens.
 
 Text turned a quarter or half turn: one upright pass already reads text
-running bottom to top; a frame whose upright reading is weak but shows words
+running bottom to top; a frame whose upright reading holds a doubtful word
 (what text upside down or top to bottom looks like to Tesseract) is read again
 turned 90, 270 and 180 degrees (:data:`~exchange.domain.redaction.image.ocr.QUARTER_TURNS`),
-in reading and in verification alike. Frames without words cost no extra run.
+in reading and in verification alike. Frames without words, or whose words are
+all read surely, cost no extra run.
 
 Known limits: text on screen for less than one sample interval may be missed by
 both samplings; text at other angles (a slanted label) is not searched for per
