@@ -128,10 +128,13 @@ def test_a_failed_batch_fails_the_reading(crawl: Path) -> None:
 
 
 def test_batches_are_bounded_and_spread_over_workers() -> None:
-    assert batch_size((640, 360), expected=20, workers=2) == 10
+    assert BATCH_FRAMES == 4
+    assert batch_size((640, 360), expected=20, workers=2) == 4
     assert batch_size((640, 360), expected=3, workers=8) == 1
-    # Long clips: full batches, in rounds of equal ones (180 frames: 4 of 45, not 64 + 64 + 52).
-    assert batch_size((640, 360), expected=180, workers=2) == 45
+    assert batch_size((640, 360), expected=6, workers=2) == 3  # one round of two even batches
+    # Rounds of one batch per worker, of about equal size (10 frames: 3, 3, 3, 1 rather than 4, 4, 2).
+    assert batch_size((640, 360), expected=10, workers=2) == 3
+    assert batch_size((640, 360), expected=180, workers=2) == 4
     assert batch_size((640, 360), expected=1201, workers=2) <= BATCH_FRAMES
     assert batch_size((640, 360), expected=100_000, workers=2) == BATCH_FRAMES
     assert batch_size((1920, 1080), expected=1201, workers=2) <= BATCH_PIXELS // (1920 * 1080)

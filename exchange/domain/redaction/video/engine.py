@@ -129,8 +129,10 @@ _TECHNICAL_TAGS = frozenset(
 )
 _OUTPUT = {"mp4": ("video/mp4", ".mp4", "h264"), "webm": ("video/webm", ".webm", "vp9")}
 _ENCODER_THREADS = str(max(1, min(4, os.cpu_count() or 1)))
-#: frames one batch holds at most: frames wait decoded in memory until their batch is read
-BATCH_FRAMES = 64
+#: frames one batch holds at most. Readers stay loaded, so a batch costs nothing to start:
+#: small ones let OCR begin as soon as the first frames are decoded and keep the workers
+#: evenly loaded, and fewer decoded frames wait in memory for their batch
+BATCH_FRAMES = 4
 #: pixels one batch holds at most (7 frames of 1920x1080): about two scanned A4 pages at
 #: 300 dpi, the size of run the image engine gives the same ``ocr_timeout``
 BATCH_PIXELS = 16_000_000
