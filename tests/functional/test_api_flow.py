@@ -9,13 +9,11 @@ import shutil
 import subprocess
 import tarfile
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from exchange import create_app
 from exchange.domain.bundles.sealing import open_sealed
 from exchange.domain.bundles.signing import verify
 from tests.conftest import Stack
@@ -107,13 +105,6 @@ def open_bundle(raw: bytes, identity: str) -> dict[str, bytes]:
     plain.seek(0)
     with tarfile.open(fileobj=plain, mode="r:") as tar:
         return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
-
-
-@pytest.fixture
-def client(stack: Stack) -> Iterator[FlaskClient]:
-    app = create_app(stack.settings)
-    yield app.test_client()
-    app.extensions["exchange"].database.dispose()
 
 
 def test_whole_api_flow(stack: Stack, client: FlaskClient, tmp_path: Any) -> None:

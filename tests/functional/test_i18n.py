@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask.testing import FlaskClient
 
-from exchange import create_app
 from tests.conftest import Stack
 from tests.functional.accounts_flow import csrf_token, sign_in
 from tests.seed import seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
-
-
-@pytest.fixture
-def client(stack: Stack) -> Iterator[FlaskClient]:
-    app = create_app(stack.settings)
-    yield app.test_client()
-    app.extensions["exchange"].database.dispose()
 
 
 def html_lang(page: str) -> str:

@@ -12,14 +12,12 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from exchange import create_app
 from tests.conftest import Stack
 from tests.corpus import images
 from tests.corpus.pdf import producer_scans
@@ -40,13 +38,6 @@ recipients:
   supplier:
     redact: [CUSTOMER, PART_NUMBER, EMAIL_ADDRESS]
 """
-
-
-@pytest.fixture
-def client(stack: Stack) -> Iterator[FlaskClient]:
-    app = create_app(stack.settings)
-    yield app.test_client()
-    app.extensions["exchange"].database.dispose()
 
 
 def tesseract_text(path: Path) -> str:

@@ -10,13 +10,11 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
-from exchange import create_app
 from tests.conftest import Stack
 from tests.corpus import images
 from tests.functional.test_api_flow import auth, open_bundle, wait_for
@@ -37,13 +35,6 @@ recipients:
   supplier:
     redact: [CUSTOMER, PART_NUMBER, EMAIL_ADDRESS]
 """
-
-
-@pytest.fixture
-def client(stack: Stack) -> Iterator[FlaskClient]:
-    app = create_app(stack.settings)
-    yield app.test_client()
-    app.extensions["exchange"].database.dispose()
 
 
 def test_mpo_upload_is_a_jpeg_and_only_its_redacted_primary_is_shared(

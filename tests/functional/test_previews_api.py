@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import delete, select
 
-from exchange import create_app
 from exchange.adapters.blobstores import blob_store
 from exchange.models import CaseFile, PageImage
 from exchange.models.database import Database
@@ -51,13 +49,6 @@ ORDER: tuple[Line, ...] = (
     (720, "Buyer: Kestrel Dynamics GmbH"),
     (680, "Quantity: 2,000 arc segments"),
 )
-
-
-@pytest.fixture
-def client(stack: Stack) -> Iterator[FlaskClient]:
-    app = create_app(stack.settings)
-    yield app.test_client()
-    app.extensions["exchange"].database.dispose()
 
 
 def wait_status(client: FlaskClient, path: str, world: World, want: str, stack: Stack) -> dict[str, Any]:

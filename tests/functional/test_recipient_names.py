@@ -12,13 +12,11 @@ import json
 import re
 import tarfile
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from exchange import create_app
 from exchange.domain.bundles.sealing import open_sealed
 from tests.conftest import Stack
 from tests.seed import PASSWORD, Account, bearer, new_case, seed_world
@@ -49,13 +47,6 @@ FILES = {
 #: what the supplier must never see, in any spelling the detector folds to
 HIDDEN_FROM_SUPPLIER = ("kestrel", "n52sh")
 BOX = "\u2588" * 8
-
-
-@pytest.fixture
-def client(stack: Stack) -> Iterator[FlaskClient]:
-    app = create_app(stack.settings)
-    yield app.test_client()
-    app.extensions["exchange"].database.dispose()
 
 
 def wait_for(client: FlaskClient, case_id: str, account: Account, want: str, stack: Stack) -> dict[str, Any]:

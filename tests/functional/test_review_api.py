@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import select
 
-from exchange import create_app
 from exchange.models import CaseFile, RedactedFile
 from exchange.models.database import Database
 from tests.conftest import Stack
@@ -68,13 +66,6 @@ def docx_bytes(tmp_path: Path) -> bytes:
     from tests.corpus.office import make_docx
 
     return make_docx(tmp_path / "order.docx").read_bytes()
-
-
-@pytest.fixture
-def client(stack: Stack) -> Iterator[FlaskClient]:
-    app = create_app(stack.settings)
-    yield app.test_client()
-    app.extensions["exchange"].database.dispose()
 
 
 def file_state(stack: Stack, file_id: str) -> tuple[int, str | None, set[tuple[str, str | None, str]]]:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from exchange import create_app
 from tests.conftest import Stack
 from tests.corpus import video
 from tests.functional.test_api_flow import auth, open_bundle, upload, wait_for
@@ -36,13 +34,6 @@ recipients:
   supplier:
     redact: [CUSTOMER]
 """
-
-
-@pytest.fixture
-def client(stack: Stack) -> Iterator[FlaskClient]:
-    app = create_app(stack.settings)
-    yield app.test_client()
-    app.extensions["exchange"].database.dispose()
 
 
 def frames_text(clip: Path, work: Path) -> list[str]:

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask.testing import FlaskClient
 
-from exchange import create_app
 from tests.conftest import Stack
 from tests.seed import PASSWORD, World, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.sqlite_only]
-
-
-@pytest.fixture
-def client(stack: Stack) -> Iterator[FlaskClient]:
-    app = create_app(stack.settings)
-    yield app.test_client()
-    app.extensions["exchange"].database.dispose()
 
 
 def csrf_token(client: FlaskClient, path: str = "/login") -> str:
