@@ -99,6 +99,14 @@ def upload(client: FlaskClient, world: World, case_id: str, name: str, data: byt
     return str(res.get_json()["id"])
 
 
+def supplier_bundle(client: FlaskClient, world: World) -> dict[str, bytes]:
+    """The members of the supplier's one sealed bundle, downloaded and opened with its identity."""
+    headers = bearer(world.supplier)
+    (listed,) = client.get("/api/v1/bundles", headers=headers).get_json()["bundles"]
+    raw = client.get(f"/api/v1/bundles/{listed['id']}/download", headers=headers).get_data()
+    return open_bundle(raw, world.supplier.identity or "")
+
+
 def open_bundle(raw: bytes, identity: str) -> dict[str, bytes]:
     plain = io.BytesIO()
     open_sealed(io.BytesIO(raw), plain, identity)

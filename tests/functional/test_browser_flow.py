@@ -13,22 +13,11 @@ from playwright.sync_api import expect
 from exchange import create_app
 from exchange.domain.bundles.sealing import open_sealed
 from tests.conftest import Stack
+from tests.corpus.orders import PURCHASE_ORDER_POLICY
 from tests.functional.browser import browser, drop_files, live_server, sign_in, sign_out
 from tests.seed import PASSWORD, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.sqlite_only]
-
-POLICY = """version: 1
-name: browser journey
-terms:
-  customers: ["Kestrel Dynamics GmbH"]
-  trade_secrets: ["grain boundary diffusion"]
-recipients:
-  bureau:
-    redact: [CUSTOMER, TRADE_SECRET]
-  supplier:
-    redact: [CUSTOMER, TRADE_SECRET]
-"""
 
 
 def test_applicant_uploads_and_approves_then_supplier_downloads(stack: Stack, tmp_path: Path) -> None:
@@ -44,7 +33,7 @@ def test_applicant_uploads_and_approves_then_supplier_downloads(stack: Stack, tm
         page.click("#new-case button[type=submit]")
         expect(page.locator("h1")).to_have_text("Magnets for loudspeakers")
 
-        page.fill("#policy-text", POLICY)
+        page.fill("#policy-text", PURCHASE_ORDER_POLICY)
         page.click("#save-policy")
         expect(page.locator("#policy-message")).to_contain_text("version 1")
 

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, FileChooser, Page, expect
 
 from exchange import create_app
 from tests.conftest import Stack
+from tests.corpus.orders import PURCHASE_ORDER_POLICY
 from tests.functional.browser import browser, drop_files, live_server, sign_in
 from tests.functional.test_accessibility import (
     LANGUAGES,
@@ -27,17 +28,6 @@ from tests.seed import PASSWORD, World, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.sqlite_only]
 
-POLICY = """version: 1
-name: case page in the browser
-terms:
-  customers: ["Kestrel Dynamics GmbH"]
-  trade_secrets: ["grain boundary diffusion"]
-recipients:
-  bureau:
-    redact: [CUSTOMER, TRADE_SECRET]
-  supplier:
-    redact: [CUSTOMER, TRADE_SECRET]
-"""
 LONG_NAME = "delivery-schedule-for-the-second-half-of-the-year-with-every-segment-" + "x" * 60 + ".txt"
 RED = "rgb(164, 22, 26)"
 
@@ -118,7 +108,7 @@ def test_case_page_journey(stack: Stack, tmp_path: Path, axe_script: Path) -> No
         assert case_id
         status_is(page, "draft")
         expect(page.locator("#approve-case")).to_have_count(0)
-        page.fill("#policy-text", POLICY)
+        page.fill("#policy-text", PURCHASE_ORDER_POLICY)
         page.click("#save-policy")
         expect(page.locator("#policy-message")).to_contain_text("version 1")
 

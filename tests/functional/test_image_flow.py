@@ -21,8 +21,8 @@ from flask.testing import FlaskClient
 from tests.conftest import Stack
 from tests.corpus import images
 from tests.corpus.pdf import producer_scans
-from tests.functional.test_api_flow import all_findings, auth, open_bundle, wait_for
-from tests.seed import World, seed_world
+from tests.functional.test_api_flow import all_findings, auth, supplier_bundle, wait_for
+from tests.seed import World, new_case, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.sqlite_only]
 
@@ -58,16 +58,8 @@ def folded(text: str) -> str:
 
 def test_photo_and_scan_are_redacted_in_the_bundle(stack: Stack, client: FlaskClient, tmp_path: Path) -> None:
     world: World = seed_world(stack.settings)
-    app_h, sup_h = auth(world.applicant.token), auth(world.supplier.token)
-    case_id = client.post(
-        "/api/v1/cases",
-        headers=app_h,
-        json={"title": "Scans", "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
-    ).get_json()["id"]
-    res = client.put(
-        f"/api/v1/cases/{case_id}/policy", headers=app_h, data=POLICY, content_type="application/yaml"
-    )
-    assert res.status_code == 200, res.get_json()
+    app_h = auth(world.applicant.token)
+    case_id = new_case(client, world, "Scans", POLICY)
     photo = images.jpeg_with_metadata(tmp_path)
     scan = producer_scans.img2pdf_scan(tmp_path, pages=2)
     for path in (photo, scan):
@@ -90,9 +82,7 @@ def test_photo_and_scan_are_redacted_in_the_bundle(stack: Stack, client: FlaskCl
     assert client.post(f"/api/v1/cases/{case_id}/approve", headers=app_h).status_code == 202
     wait_for(client, case_id, world.applicant.token, "sealed", stack=stack, timeout=200)
 
-    listed = client.get("/api/v1/bundles", headers=sup_h).get_json()["bundles"]
-    raw = client.get(f"/api/v1/bundles/{listed[0]['id']}/download", headers=sup_h).get_data()
-    members = open_bundle(raw, world.supplier.identity or "")
+    members = supplier_bundle(client, world)
     manifest = json.loads(members["manifest.json"])
     names = sorted(entry["name"] for entry in manifest["files"])
     assert names == sorted([photo.name, scan.name])

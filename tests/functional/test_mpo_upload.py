@@ -17,9 +17,9 @@ from flask.testing import FlaskClient
 
 from tests.conftest import Stack
 from tests.corpus import images
-from tests.functional.test_api_flow import auth, open_bundle, wait_for
+from tests.functional.test_api_flow import auth, supplier_bundle, wait_for
 from tests.integration.image.test_image_mpo import HIDDEN, further_picture, primary_picture, with_mpf
-from tests.seed import World, seed_world
+from tests.seed import World, new_case, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.sqlite_only]
 
@@ -41,16 +41,8 @@ def test_mpo_upload_is_a_jpeg_and_only_its_redacted_primary_is_shared(
     stack: Stack, client: FlaskClient, tmp_path: Path
 ) -> None:
     world: World = seed_world(stack.settings)
-    app_h, sup_h = auth(world.applicant.token), auth(world.supplier.token)
-    case_id = client.post(
-        "/api/v1/cases",
-        headers=app_h,
-        json={"title": "Phone photo", "supplier_org": world.supplier.org, "bureau_org": world.bureau.org},
-    ).get_json()["id"]
-    res = client.put(
-        f"/api/v1/cases/{case_id}/policy", headers=app_h, data=POLICY, content_type="application/yaml"
-    )
-    assert res.status_code == 200, res.get_json()
+    app_h = auth(world.applicant.token)
+    case_id = new_case(client, world, "Phone photo", POLICY)
     primary, upright = primary_picture()
     photo = with_mpf(primary, [further_picture()])
     res = client.post(
@@ -67,9 +59,7 @@ def test_mpo_upload_is_a_jpeg_and_only_its_redacted_primary_is_shared(
     assert client.post(f"/api/v1/cases/{case_id}/approve", headers=app_h).status_code == 202
     wait_for(client, case_id, world.applicant.token, "sealed", stack=stack, timeout=200)
 
-    listed = client.get("/api/v1/bundles", headers=sup_h).get_json()["bundles"]
-    raw = client.get(f"/api/v1/bundles/{listed[0]['id']}/download", headers=sup_h).get_data()
-    members = open_bundle(raw, world.supplier.identity or "")
+    members = supplier_bundle(client, world)
     manifest = json.loads(members["manifest.json"])
     (entry,) = manifest["files"]
     assert entry["name"] == "phone.jpg"  # a plain JPEG now, not an MPO

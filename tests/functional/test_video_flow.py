@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from tests.conftest import Stack
 from tests.corpus import video
-from tests.functional.test_api_flow import auth, open_bundle, upload, wait_for
+from tests.functional.test_api_flow import auth, supplier_bundle, upload, wait_for
 from tests.seed import World, new_case, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.sqlite_only]
@@ -54,7 +54,7 @@ def frames_text(clip: Path, work: Path) -> list[str]:
 
 def test_a_clip_is_redacted_in_the_bundle(stack: Stack, client: FlaskClient, tmp_path: Path) -> None:
     world: World = seed_world(stack.settings)
-    app_h, sup_h = auth(world.applicant.token), auth(world.supplier.token)
+    app_h = auth(world.applicant.token)
     source = video.clip(tmp_path, "line-tour.mp4", seconds=3.0)
     case_id = new_case(client, world, "Footage", POLICY)
     upload(client, world, case_id, source.name, source.read_bytes())
@@ -72,9 +72,7 @@ def test_a_clip_is_redacted_in_the_bundle(stack: Stack, client: FlaskClient, tmp
     assert client.post(f"/api/v1/cases/{case_id}/approve", headers=app_h).status_code == 202
     wait_for(client, case_id, world.applicant.token, "sealed", stack=stack, timeout=200)
 
-    listed = client.get("/api/v1/bundles", headers=sup_h).get_json()["bundles"]
-    raw = client.get(f"/api/v1/bundles/{listed[0]['id']}/download", headers=sup_h).get_data()
-    members = open_bundle(raw, world.supplier.identity or "")
+    members = supplier_bundle(client, world)
     manifest = json.loads(members["manifest.json"])
     (bundled,) = manifest["files"]
     out = tmp_path / "out.mp4"
