@@ -73,7 +73,7 @@ CONFIDENT = 60.0
 STRONG_MEAN = 85.0
 #: turns tried when the first pass is weak (degrees counter-clockwise)
 SEARCH_ANGLES: tuple[float, ...] = (5, -5, 10, -10, 20, -20, 30, -30, 45, -45)
-#: turns :func:`ocr_batch` tries on a weak image that shows words: sideways and upside down
+#: turns :func:`ocr_batch` tries on an :func:`unsure` reading: sideways and upside down
 QUARTER_TURNS: tuple[float, ...] = (90, 270, 180)
 
 
@@ -199,14 +199,19 @@ def tesseract_path() -> str:
 
 
 @cache
-def installed_languages() -> frozenset[str]:
+def _list_langs() -> list[str]:
+    """``tesseract --list-langs``: a line naming the model directory, then one language per line."""
     try:
         out = subprocess.run(  # noqa: S603  (fixed argv, no shell)
             [tesseract_path(), "--list-langs"], capture_output=True, timeout=30, check=False
         ).stdout.decode("utf-8", "replace")
     except (OSError, subprocess.TimeoutExpired):
-        return frozenset()
-    return frozenset(line.strip() for line in out.splitlines()[1:] if line.strip())
+        return []
+    return out.splitlines()
+
+
+def installed_languages() -> frozenset[str]:
+    return frozenset(line.strip() for line in _list_langs()[1:] if line.strip())
 
 
 def check_languages(languages: str) -> str:
@@ -320,7 +325,8 @@ def _read_turned(
 ) -> OcrResult:
     """``image`` read turned by ``angle``, its words mapped back to ``image``'s frame.
 
-    ``reading`` reads the turned copy (the Tesseract program by default).
+    ``reading`` reads the turned copy (:func:`ocr_image` by default; :func:`ocr_batch` passes the
+    reader it already holds).
     """
     source = grey(image)
     turned = source.rotate(angle, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
@@ -476,18 +482,8 @@ def split_pages(tsv: str, sizes: Sequence[tuple[int, int]]) -> list[OcrResult]:
 
 def tessdata_dir() -> str:
     """Where the Tesseract found on PATH keeps its models (the in-process reader loads the same ones)."""
-    return _tessdata_dir()
-
-
-@cache
-def _tessdata_dir() -> str:
-    try:
-        out = subprocess.run(  # noqa: S603  (fixed argv, no shell)
-            [tesseract_path(), "--list-langs"], capture_output=True, timeout=30, check=False
-        ).stdout.decode("utf-8", "replace")
-    except (OSError, subprocess.TimeoutExpired):
-        out = ""
-    found = re.search(r'"([^"]+)"', out.splitlines()[0] if out else "")
+    lines = _list_langs()
+    found = re.search(r'"([^"]+)"', lines[0] if lines else "")
     if found is None or not os.path.isdir(found.group(1)):
         raise UnsupportedFile("OCR is not available on this server (no Tesseract language data)")
     return found.group(1)
