@@ -50,8 +50,8 @@ Known limits: text on screen for less than one sample interval may be missed by
 both samplings; text at other angles (a slanted label) is not searched for per
 frame as the image engine does (that costs a dozen runs per sample), so it is
 only flagged ``needs_review`` through its low OCR confidence; a frame whose
-upright reading is strong is not turned, so a small sideways label beside
-upright captions is read only as far as the upright pass reads it; speech is
+words are all read surely is not turned, so a small sideways label that
+Tesseract skips beside upright captions goes unread; speech is
 never transcribed, hence removed.
 """
 
@@ -383,6 +383,30 @@ def _parallel_ocr(
     return [cache[item] if isinstance(item, str) else item for item in order]
 
 
+def _ocr_samples(
+    frames: Iterable[bytes],
+    size: tuple[int, int],
+    document: VideoDocument,
+    languages: str,
+    *,
+    expected: float,
+) -> list[OcrResult]:
+    """Each sampled frame read (turned too where unsure): reading and verification read alike."""
+    limits = document.limits
+
+    def read(images: Sequence[Image.Image]) -> list[OcrResult]:
+        return ocr_batch(images, languages=languages, timeout=limits.ocr_timeout, turns=QUARTER_TURNS)
+
+    return _parallel_ocr(
+        frames,
+        size,
+        read,
+        document.ocr_cache,
+        workers=limits.ocr_workers,
+        per_batch=batch_size(size, expected, limits.ocr_workers),
+    )
+
+
 class VideoEngine:
     format = "video"
     media_types = ("video/mp4", "video/quicktime", "video/x-m4v", "video/webm")
@@ -434,18 +458,7 @@ class VideoEngine:
             deadline=deadline,
         )
 
-        def read_frames(images: Sequence[Image.Image]) -> list[OcrResult]:
-            return ocr_batch(images, languages=languages, timeout=limits.ocr_timeout, turns=QUARTER_TURNS)
-
-        per_batch = batch_size(info.size, info.duration * fps + 1, limits.ocr_workers)
-        results = _parallel_ocr(
-            stream,
-            info.size,
-            read_frames,
-            document.ocr_cache,
-            workers=limits.ocr_workers,
-            per_batch=per_batch,
-        )
+        results = _ocr_samples(stream, info.size, document, languages, expected=info.duration * fps + 1)
         if stream.damaged or not results:
             raise UnsupportedFile("the video is truncated or damaged (its frames cannot all be decoded)")
         # The sampler emits one frame per interval up to the last decoded frame: far fewer than the
@@ -678,19 +691,7 @@ class VideoEngine:
             return leaked
         verification["checks"].append("ocr_of_output")
         languages = check_languages(limits.ocr_languages)
-
-        def read_frames(images: Sequence[Image.Image]) -> list[OcrResult]:
-            return ocr_batch(images, languages=languages, timeout=limits.ocr_timeout, turns=QUARTER_TURNS)
-
-        per_batch = batch_size(info.size, info.duration * verify_fps, limits.ocr_workers)
-        readings = _parallel_ocr(
-            stream,
-            info.size,
-            read_frames,
-            document.ocr_cache,
-            workers=limits.ocr_workers,
-            per_batch=per_batch,
-        )
+        readings = _ocr_samples(stream, info.size, document, languages, expected=info.duration * verify_fps)
         if stream.damaged or not readings:
             raise UnsupportedFile("the written video cannot be decoded again")
         verification["frames_checked"] = len(readings)
